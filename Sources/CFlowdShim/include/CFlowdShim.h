@@ -1,0 +1,1 @@
+int flowd_shim_placeholder(void);

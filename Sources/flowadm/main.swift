@@ -1,0 +1,1 @@
+print("flowadm: not built yet")

@@ -1,0 +1,71 @@
+// DefinitionStore.swift: the set of workflows the daemon runs, loaded from a directory.
+//
+// Each *.yaml / *.yml file in the workflows directory is one workflow. A file that fails
+// validation never replaces the last good version loaded from it: the old one stays in
+// force and the errors are kept for `flowadm workflows` and the log. A deleted file
+// removes its workflow (running runs finish with the definition they started with).
+// Owned by the engine's loop thread.
+
+/// A file of the workflows directory that did not load.
+public struct DefinitionProblem: Sendable {
+    public var path: String
+    public var errors: [DefinitionError]
+}
+
+/// The loaded workflows and the files that failed.
+final class DefinitionStore {
+    let directory: String
+    /// Loaded workflows by name.
+    private(set) var workflows: [String: WorkflowDefinition] = [:]
+    /// Files that failed at their last load, by path.
+    private(set) var problems: [String: DefinitionProblem] = [:]
+    /// Which workflow each file provides.
+    private var nameByPath: [String: String] = [:]
+
+    init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Re-reads the directory. Returns the problems found by this pass (new or still there)
+    /// and the names of workflows whose version changed or that appeared.
+    @discardableResult
+    func reload() -> (changed: [WorkflowDefinition], problems: [DefinitionProblem]) {
+        let paths = Self.definitionFiles(in: directory)
+        var changed: [WorkflowDefinition] = []
+        var newProblems: [String: DefinitionProblem] = [:]
+        var newWorkflows: [String: WorkflowDefinition] = [:]
+        var newNames: [String: String] = [:]
+        for path in paths {
+            do {
+                let definition = try WorkflowLoader.load(path: path)
+                if let owner = newWorkflows[definition.name] {
+                    newProblems[path] = DefinitionProblem(path: path, errors: [DefinitionError(
+                        SourceLocation(file: path, line: 1, column: 1),
+                        "workflow \"\(definition.name)\" is already defined by \(owner.sourcePath)")])
+                    continue
+                }
+                if workflows[definition.name]?.version != definition.version { changed.append(definition) }
+                newWorkflows[definition.name] = definition
+                newNames[path] = definition.name
+            } catch {
+                newProblems[path] = DefinitionProblem(path: path, errors: error.errors)
+                // Keep the last good version this file provided.
+                if let name = nameByPath[path], let previous = workflows[name], newWorkflows[name] == nil {
+                    newWorkflows[name] = previous
+                    newNames[path] = name
+                }
+            }
+        }
+        workflows = newWorkflows
+        nameByPath = newNames
+        problems = newProblems
+        return (changed, newProblems.values.sorted { $0.path < $1.path })
+    }
+
+    /// The definition files of `directory`, sorted; hidden files are skipped.
+    static func definitionFiles(in directory: String) -> [String] {
+        let names = (try? FileSystem.entries(directory)) ?? []
+        return names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }
+            .sorted().map { directory + "/" + $0 }
+    }
+}

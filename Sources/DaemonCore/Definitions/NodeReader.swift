@@ -1,0 +1,106 @@
+// NodeReader.swift: typed reads from a YAML node tree, collecting errors with positions.
+//
+// Loaders for workflows and flowd.yaml use one NodeReader per file. Each read either
+// returns a value or records "file:line:column: expected X, found Y" and returns nil,
+// so a loader goes on and reports every error of the file at once.
+
+/// Reads typed values out of YAML nodes and accumulates the errors.
+final class NodeReader {
+    private(set) var errors: [DefinitionError] = []
+
+    func report(_ node: YAMLNode, _ message: String) {
+        errors.append(DefinitionError(node.location, message))
+    }
+
+    func report(_ location: SourceLocation, _ message: String) {
+        errors.append(DefinitionError(location, message))
+    }
+
+    /// The members of a mapping node keyed by their text; unknown keys are reported.
+    func mapping(_ node: YAMLNode, what: String, allowed: [String]) -> [String: YAMLNode]? {
+        guard let pairs = node.pairs else {
+            report(node, "\(what) must be a mapping, found \(node.kindName)")
+            return nil
+        }
+        var members: [String: YAMLNode] = [:]
+        for pair in pairs {
+            guard let key = pair.key.scalarText else { continue }
+            if allowed.contains(key) {
+                members[key] = pair.value
+            } else {
+                report(pair.key, "unknown key \"\(key)\" in \(what); expected one of: \(allowed.joined(separator: ", "))")
+            }
+        }
+        return members
+    }
+
+    func string(_ node: YAMLNode, what: String) -> String? {
+        guard case .scalar(let text, _) = node.content, node.resolvedScalar != .null else {
+            report(node, "\(what) must be a string, found \(node.kindName)")
+            return nil
+        }
+        return text
+    }
+
+    func integer(_ node: YAMLNode, what: String, range: ClosedRange<Int>) -> Int? {
+        guard case .int(let value)? = node.resolvedScalar else {
+            report(node, "\(what) must be an integer, found \(node.kindName)")
+            return nil
+        }
+        guard range.contains(Int(clamping: value)) else {
+            report(node, "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
+            return nil
+        }
+        return Int(value)
+    }
+
+    func boolean(_ node: YAMLNode, what: String) -> Bool? {
+        guard case .bool(let value)? = node.resolvedScalar else {
+            report(node, "\(what) must be true or false, found \(node.kindName)")
+            return nil
+        }
+        return value
+    }
+
+    func duration(_ node: YAMLNode, what: String) -> Duration? {
+        guard let text = node.scalarText, let duration = DurationText.parse(text) else {
+            report(node, "\(what) must be a duration like 500ms, 10s, 5m, 2h or 1d")
+            return nil
+        }
+        return duration
+    }
+
+    func size(_ node: YAMLNode, what: String) -> Int? {
+        guard let text = node.scalarText, let size = SizeText.parse(text) else {
+            report(node, "\(what) must be a size like 512, 64KiB or 1MiB")
+            return nil
+        }
+        return size
+    }
+
+    /// A mapping of string keys to scalar values, kept as text (environment variables).
+    func stringMap(_ node: YAMLNode, what: String) -> [String: String]? {
+        guard let pairs = node.pairs else {
+            report(node, "\(what) must be a mapping, found \(node.kindName)")
+            return nil
+        }
+        var result: [String: String] = [:]
+        for pair in pairs {
+            guard let key = pair.key.scalarText else { continue }
+            guard case .scalar(let value, _) = pair.value.content else {
+                report(pair.value, "\(what).\(key) must be a string, found \(pair.value.kindName)")
+                continue
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    func stringList(_ node: YAMLNode, what: String) -> [String]? {
+        guard let items = node.items else {
+            report(node, "\(what) must be a list, found \(node.kindName)")
+            return nil
+        }
+        return items.compactMap { string($0, what: "an item of \(what)") }
+    }
+}

@@ -1,0 +1,138 @@
+// EngineLifecycle.swift: start, reload and the graceful stop of the engine.
+//
+// start(): load definitions, prepare and watch the spool, settle runs a previous
+// instance left unfinished, rescan, then accept work. reload() (SIGHUP) re-reads the
+// workflows. beginShutdown() (SIGTERM/SIGINT): stop starting steps and claiming files,
+// let running steps finish within shutdown_grace, then stop them (their attempts are
+// journaled as interrupted), close the journal and stop the loop.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    /// Brings the engine up on the loop thread. Throws only on what makes the daemon unusable.
+    func start() throws {
+        reloadDefinitions()
+        try spool.prepare(workflows: Array(definitions.workflows.keys))
+        let watcher = try SpoolWatcher(spool: spool)
+        self.watcher = watcher
+        try loop.register(watcher.descriptor) { [self] _ in
+            for event in watcher.readEvents() { handle(event) }
+        }
+        for workflow in definitions.workflows.keys { try watcher.watch(workflow: workflow) }
+        try settleUnfinishedRuns()
+        phase = .running
+        rescanSpool()
+        scheduleRescan()
+        publishCounts()
+    }
+
+    /// Runs a previous instance left queued or running. Full recovery (re-queueing and
+    /// resuming them) is not built yet: they are marked interrupted so nothing runs twice.
+    private func settleUnfinishedRuns() throws {
+        let reader = try JournalReader(path: journal.path)
+        let unfinished = try reader.unfinishedRunIDs()
+        guard !unfinished.isEmpty else { return }
+        let now = WallClock.nowMicroseconds()
+        journal.submit(unfinished.flatMap { runID -> [JournalWrite] in
+            [.runningAttemptsInterrupted(runID: runID, at: now),
+             .runFinished(runID: runID, status: "interrupted", at: now, failedStep: nil,
+                          error: "the daemon stopped before this run finished")]
+        })
+        logger.log(.warning, "\(unfinished.count) run(s) left unfinished by the previous daemon marked interrupted")
+    }
+
+    private func scheduleRescan() {
+        loop.schedule(after: configuration.spoolRescanInterval) { [self] in
+            guard phase == .running else { return }
+            rescanSpool()
+            scheduleRescan()
+        }
+    }
+
+    /// Re-reads the workflows directory, journals new versions and logs errors.
+    func reloadDefinitions() {
+        let (changed, problems) = definitions.reload()
+        let now = WallClock.nowMicroseconds()
+        if !changed.isEmpty {
+            journal.submit(changed.map {
+                .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath, at: now)
+            })
+        }
+        for definition in changed {
+            logger.log(.info, "workflow \(definition.name) loaded (version \(definition.version.prefix(12)))",
+                       fields: ["FLOWD_WORKFLOW": definition.name])
+            if phase == .running {
+                try? FileSystem.makeDirectories(spool.incoming(definition.name), mode: 0o775)
+                try? watcher?.watch(workflow: definition.name)
+            }
+        }
+        for problem in problems {
+            for error in problem.errors {
+                logger.log(.error, "invalid workflow definition: \(error)", id: .definitionError)
+            }
+        }
+        let workflows = definitions.workflows.values.sorted { $0.name < $1.name }.map { definition -> JSONValue in
+            .object([
+                "name": .string(definition.name),
+                "description": definition.description.map(JSONValue.string) ?? .null,
+                "version": .string(definition.version),
+                "path": .string(definition.sourcePath),
+                "steps": .int(Int64(definition.steps.count)),
+                "triggers": .array((definition.spoolFormat != nil ? ["spool"] : []) + (definition.manualTrigger ? ["manual"] : [])),
+                "concurrency": .int(Int64(definition.concurrency)),
+                "errors": .array((problems.first { $0.path == definition.sourcePath }?.errors ?? []).map { .string($0.description) }),
+            ])
+        }
+        let errors = problems.map { problem -> JSONValue in
+            .object(["path": .string(problem.path), "errors": .array(problem.errors.map { .string($0.description) })])
+        }
+        statusBoard.update {
+            $0.workflows = workflows
+            $0.definitionErrors = errors
+            $0.workers = workers.size
+        }
+    }
+
+    /// SIGHUP: re-read workflows.
+    func reload() {
+        notifier.reloading()
+        reloadDefinitions()
+        if phase == .running { rescanSpool() }
+        notifier.ready(status: statusLine())
+        logger.log(.notice, "configuration reloaded", id: .daemonReloaded)
+    }
+
+    /// SIGTERM/SIGINT: drain, then stop.
+    func beginShutdown() {
+        guard phase == .running || phase == .starting else { return }
+        phase = .draining
+        publishCounts()
+        notifier.stopping(status: "draining \(busyWorkers) running step(s)")
+        logger.log(.notice, "stopping: waiting up to \(DurationText.format(configuration.shutdownGrace)) for \(busyWorkers) running step(s)",
+                   id: .daemonStopping)
+        if busyWorkers > 0 {
+            notifier.extendTimeout(configuration.shutdownGrace + .seconds(10))
+            loop.schedule(after: configuration.shutdownGrace) { [self] in
+                guard phase == .draining else { return }
+                logger.log(.warning, "shutdown grace over: stopping \(busyWorkers) running step(s)")
+                for run in runs.values { run.cancellation?.cancel() }
+            }
+        }
+        drainIfIdle()
+    }
+
+    func drainIfIdle() {
+        guard phase == .draining, busyWorkers == 0 else { return }
+        phase = .stopped
+        publishCounts()
+        workers.shutdown()
+        journal.close()
+        onStopped?()
+    }
+
+    func statusLine() -> String {
+        "\(runs.count - queuedCount) running, \(queuedCount) queued, 0 waiting"
+    }
+}

@@ -1,0 +1,101 @@
+// EngineSpool.swift: how a file in incoming/ becomes a recorded, queued run.
+//
+// Checks first, without opening: the workflow must exist and accept spool files, the
+// entry must be a regular file (never a symlink or FIFO) within spool.max_file_size.
+// Then the claim: rename into active/ under the new run's id, read and decode the
+// payload from there, and record the run. A file that fails a check goes to rejected/
+// with its reason. While the daemon drains or the queue is full, files stay in incoming/
+// and the next rescan picks them up.
+
+extension Engine {
+    /// Looks at every workflow directory in incoming/.
+    func rescanSpool() {
+        for workflow in spool.incomingWorkflows() {
+            if definitions.workflows[workflow] != nil { try? watcher?.watch(workflow: workflow) }
+            for name in spool.pendingFiles(workflow) {
+                guard acceptsNewRuns else { return }
+                intake(workflow: workflow, name: name)
+            }
+        }
+    }
+
+    var acceptsNewRuns: Bool { phase == .running && queuedCount < configuration.maxQueuedRuns }
+
+    func handle(_ event: SpoolEvent) {
+        switch event {
+        case .fileReady(let workflow, let name):
+            if acceptsNewRuns && !SpoolDirectory.isIgnoredName(name) { intake(workflow: workflow, name: name) }
+        case .workflowDirectoryAppeared(let workflow):
+            if definitions.workflows[workflow] != nil { try? watcher?.watch(workflow: workflow) }
+            for name in spool.pendingFiles(workflow) where acceptsNewRuns { intake(workflow: workflow, name: name) }
+        case .rescanNeeded:
+            rescanSpool()
+        }
+    }
+
+    /// Claims one file of incoming/<workflow>/ (or rejects it) and queues its run.
+    func intake(workflow: String, name: String) {
+        let incomingPath = spool.incoming(workflow) + "/" + name
+        guard let status = try? FileSystem.status(incomingPath) else { return }  // gone already
+        guard let definition = definitions.workflows[workflow] else {
+            reject(incomingPath, workflow: workflow, reason: "unknown workflow \"\(workflow)\" (no valid definition in \(paths.workflowsDirectory))")
+            return
+        }
+        guard let format = definition.spoolFormat else {
+            reject(incomingPath, workflow: workflow, reason: "workflow \"\(workflow)\" has no spool trigger (on.spool)")
+            return
+        }
+        guard status.kind == .regular else {
+            reject(incomingPath, workflow: workflow, reason: "\(name) is \(status.kind.phrase), not a regular file")
+            return
+        }
+        guard status.size <= configuration.spoolMaxFileSize else {
+            reject(incomingPath, workflow: workflow,
+                   reason: "\(name) is \(status.size) bytes, over spool.max_file_size (\(configuration.spoolMaxFileSize) bytes)")
+            return
+        }
+        let runID = nextRunID
+        let activePath: String
+        do {
+            activePath = try spool.claim(workflow: workflow, name: name, runID: runID)
+        } catch {
+            if error.errno != ENOENT { logger.log(.error, "could not claim \(incomingPath): \(error)") }
+            return
+        }
+        nextRunID += 1
+        let payload: JSONValue
+        do {
+            let bytes = try FileSystem.readRegularFile(activePath, maxBytes: configuration.spoolMaxFileSize)
+            switch PayloadDecoder.decode(bytes, format: format, fileName: name) {
+            case .success(let value): payload = value
+            case .failure(let problem):
+                reject(activePath, workflow: workflow, reason: "\(name): \(problem.reason)")
+                return
+            }
+        } catch {
+            reject(activePath, workflow: workflow, reason: "\(name) could not be read: \(error)")
+            return
+        }
+        let run = ActiveRun(id: runID, definition: definition, payload: payload, triggerName: name, spoolPath: activePath)
+        journal.submit([.runCreated(RunRecord(
+            id: runID, workflow: workflow, definitionHash: definition.version, triggerKind: "spool", triggerName: name,
+            spoolPath: activePath, payload: payload, createdAt: WallClock.nowMicroseconds()))])
+        enqueue(run)
+        dispatch()
+    }
+
+    private func reject(_ path: String, workflow: String, reason: String) {
+        do {
+            let destination = try spool.reject(path: path, workflow: workflow, reason: reason)
+            logger.log(.warning, "spool file rejected: \(reason); moved to \(destination)", id: .spoolRejected,
+                       fields: ["FLOWD_WORKFLOW": workflow])
+        } catch {
+            logger.log(.error, "could not move refused spool file \(path) to rejected/: \(error) (reason: \(reason))",
+                       fields: ["FLOWD_WORKFLOW": workflow])
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

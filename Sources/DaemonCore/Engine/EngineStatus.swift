@@ -1,0 +1,33 @@
+// EngineStatus.swift: what the engine publishes for readers on other threads.
+//
+// The engine's state belongs to its loop thread; the control server must not touch it.
+// After each change the engine publishes a small snapshot here (counts, the workflow
+// list with load errors), and the control server reads the latest one under the lock.
+
+import Synchronization
+
+/// A snapshot of the engine for `flowadm status` and `flowadm workflows`.
+public struct EngineSnapshot: Sendable {
+    public var phase: String = "starting"
+    public var startedAt: Int64 = WallClock.nowMicroseconds()
+    public var workers: Int = 0
+    public var busyWorkers: Int = 0
+    public var running: Int = 0
+    public var queued: Int = 0
+    public var waiting: Int = 0
+    public var workflows: [JSONValue] = []
+    public var definitionErrors: [JSONValue] = []
+}
+
+/// The latest snapshot, guarded by a Mutex.
+public final class EngineStatusBoard: Sendable {
+    private let snapshot = Mutex(EngineSnapshot())
+
+    public init() {}
+
+    public var current: EngineSnapshot { snapshot.withLock { $0 } }
+
+    func update(_ change: (inout EngineSnapshot) -> Void) {
+        snapshot.withLock { change(&$0) }
+    }
+}

@@ -1,0 +1,52 @@
+// JournalSchema.swift: the journal's tables, as named append-only migrations.
+//
+// Never edit a migration that has shipped; add a new one. PRAGMA user_version holds the
+// number of migrations applied. Timestamps are microseconds since the epoch (UTC).
+
+enum JournalSchema {
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(name: "create runs, step attempts and definitions", sql: """
+            CREATE TABLE definitions (
+                hash        TEXT PRIMARY KEY,
+                workflow    TEXT NOT NULL,
+                canonical   TEXT NOT NULL,
+                source_path TEXT NOT NULL,
+                loaded_at   INTEGER NOT NULL
+            );
+            CREATE TABLE runs (
+                id              INTEGER PRIMARY KEY,
+                workflow        TEXT NOT NULL,
+                definition_hash TEXT NOT NULL,
+                status          TEXT NOT NULL,
+                trigger_kind    TEXT NOT NULL,
+                trigger_name    TEXT,
+                spool_path      TEXT,
+                payload         TEXT,
+                created_at      INTEGER NOT NULL,
+                started_at      INTEGER,
+                ended_at        INTEGER,
+                failed_step     TEXT,
+                error           TEXT
+            );
+            CREATE INDEX runs_by_workflow ON runs (workflow, id);
+            CREATE INDEX runs_by_status ON runs (status, id);
+            CREATE TABLE step_attempts (
+                run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_index   INTEGER NOT NULL,
+                step_id      TEXT NOT NULL,
+                attempt      INTEGER NOT NULL,
+                status       TEXT NOT NULL,
+                started_at   INTEGER NOT NULL,
+                ended_at     INTEGER,
+                exit_code    INTEGER,
+                signal       INTEGER,
+                stdout_tail  TEXT,
+                stderr_tail  TEXT,
+                stdout_bytes INTEGER,
+                stderr_bytes INTEGER,
+                error        TEXT,
+                PRIMARY KEY (run_id, step_index, attempt)
+            ) WITHOUT ROWID;
+            """),
+    ]
+}

@@ -1,0 +1,89 @@
+// JournalWrite.swift: the closed set of changes the engine makes to the journal.
+//
+// The engine describes what happened; RunJournal's writer thread turns each case into
+// SQL inside a group-commit transaction. Keeping the set closed keeps every write the
+// daemon can make in one place.
+
+/// A run as recorded when it is created.
+public struct RunRecord: Sendable {
+    public var id: Int64
+    public var workflow: String
+    public var definitionHash: String
+    public var triggerKind: String
+    public var triggerName: String?
+    public var spoolPath: String?
+    public var payload: JSONValue
+    public var createdAt: Int64
+}
+
+/// How a step attempt ended.
+public struct AttemptEnd: Sendable {
+    public var runID: Int64
+    public var stepIndex: Int
+    public var attempt: Int
+    public var status: String
+    public var endedAt: Int64
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var standardOutput: String
+    public var standardError: String
+    public var standardOutputBytes: Int
+    public var standardErrorBytes: Int
+    public var error: String?
+}
+
+/// One change to the journal.
+public enum JournalWrite: Sendable {
+    case definitionLoaded(hash: String, workflow: String, canonical: String, sourcePath: String, at: Int64)
+    case runCreated(RunRecord)
+    case runStarted(runID: Int64, at: Int64)
+    case runFinished(runID: Int64, status: String, at: Int64, failedStep: String?, error: String?)
+    case runSpoolPath(runID: Int64, path: String?)
+    case attemptStarted(runID: Int64, stepIndex: Int, stepID: String, attempt: Int, at: Int64)
+    case attemptFinished(AttemptEnd)
+    /// Marks attempts still recorded as running as interrupted (their process is gone).
+    case runningAttemptsInterrupted(runID: Int64, at: Int64)
+
+    func apply(to connection: SQLiteConnection) throws(SQLiteError) {
+        switch self {
+        case .definitionLoaded(let hash, let workflow, let canonical, let sourcePath, let at):
+            try connection.execute(
+                "INSERT OR IGNORE INTO definitions (hash, workflow, canonical, source_path, loaded_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(hash), .text(workflow), .text(canonical), .text(sourcePath), .integer(at)])
+        case .runCreated(let run):
+            try connection.execute("""
+                INSERT INTO runs (id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at)
+                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                """,
+                [.integer(run.id), .text(run.workflow), .text(run.definitionHash), .text(run.triggerKind),
+                 SQLiteValue(run.triggerName), SQLiteValue(run.spoolPath), .text(run.payload.serialized()), .integer(run.createdAt)])
+        case .runStarted(let runID, let at):
+            try connection.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", [.integer(at), .integer(runID)])
+        case .runFinished(let runID, let status, let at, let failedStep, let error):
+            try connection.execute("UPDATE runs SET status = ?, ended_at = ?, failed_step = ?, error = ? WHERE id = ?",
+                                   [.text(status), .integer(at), SQLiteValue(failedStep), SQLiteValue(error), .integer(runID)])
+        case .runSpoolPath(let runID, let path):
+            try connection.execute("UPDATE runs SET spool_path = ? WHERE id = ?", [SQLiteValue(path), .integer(runID)])
+        case .attemptStarted(let runID, let stepIndex, let stepID, let attempt, let at):
+            try connection.execute("""
+                INSERT INTO step_attempts (run_id, step_index, step_id, attempt, status, started_at)
+                VALUES (?, ?, ?, ?, 'running', ?)
+                """, [.integer(runID), .integer(Int64(stepIndex)), .text(stepID), .integer(Int64(attempt)), .integer(at)])
+        case .attemptFinished(let end):
+            try connection.execute("""
+                UPDATE step_attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
+                    stdout_bytes = ?, stderr_bytes = ?, error = ?
+                WHERE run_id = ? AND step_index = ? AND attempt = ?
+                """,
+                [.text(end.status), .integer(end.endedAt), SQLiteValue(end.exitCode.map(Int64.init)), SQLiteValue(end.signal.map(Int64.init)),
+                 .text(end.standardOutput), .text(end.standardError), .integer(Int64(end.standardOutputBytes)),
+                 .integer(Int64(end.standardErrorBytes)), SQLiteValue(end.error),
+                 .integer(end.runID), .integer(Int64(end.stepIndex)), .integer(Int64(end.attempt))])
+        case .runningAttemptsInterrupted(let runID, let at):
+            try connection.execute("""
+                UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'
+                WHERE run_id = ? AND status = 'running'
+                """, [.integer(at), .integer(runID)])
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// SpoolDirectory.swift: the spool's directories and every move a trigger file makes.
+//
+//   incoming/<workflow>/NAME        dropped by users
+//   active/<workflow>/RUN.NAME      claimed: renamed here before its run is recorded
+//   done/<workflow>/RUN.NAME        its run ended
+//   rejected/<workflow>/NAME        refused, with NAME.reason beside it
+//   hold/<workflow>/NAME            set aside by an admin
+//
+// Every move is a rename within one filesystem (atomic) that never replaces an existing
+// file; a name clash in done/ or rejected/ gets a numeric suffix. Nothing is deleted.
+// Used from the engine's loop thread.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The spool tree under one root directory.
+struct SpoolDirectory {
+    let root: String
+
+    var incoming: String { root + "/incoming" }
+    func incoming(_ workflow: String) -> String { root + "/incoming/" + workflow }
+
+    /// Creates the fixed directories and `incoming/<name>` for each workflow.
+    func prepare(workflows: [String]) throws(SystemError) {
+        for directory in ["incoming", "active", "done", "rejected", "hold"] {
+            try FileSystem.makeDirectories(root + "/" + directory, mode: 0o755)
+        }
+        for workflow in workflows {
+            try FileSystem.makeDirectories(incoming(workflow), mode: 0o775)
+        }
+    }
+
+    /// True for names that are still being written: dotfiles, *.tmp, *.part, *~.
+    static func isIgnoredName(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix(".tmp") || name.hasSuffix(".part") || name.hasSuffix("~")
+    }
+
+    /// The workflow directories present under incoming/.
+    func incomingWorkflows() -> [String] {
+        ((try? FileSystem.entries(incoming)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// Files waiting in incoming/<workflow>/, oldest first (mtime, then name).
+    func pendingFiles(_ workflow: String) -> [String] {
+        let directory = incoming(workflow)
+        let names = ((try? FileSystem.entries(directory)) ?? []).filter { !Self.isIgnoredName($0) }
+        let dated = names.map { name in (name, (try? FileSystem.status(directory + "/" + name))?.modificationTime ?? 0) }
+        return dated.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+    }
+
+    /// Claims incoming/<workflow>/<name> for run `runID`; returns its path in active/.
+    func claim(workflow: String, name: String, runID: Int64) throws(SystemError) -> String {
+        try FileSystem.makeDirectories(root + "/active/" + workflow)
+        let destination = root + "/active/\(workflow)/\(runID).\(name)"
+        try FileSystem.renameWithoutReplacing(incoming(workflow) + "/" + name, destination)
+        return destination
+    }
+
+    /// Moves a claimed file to done/<workflow>/; returns the new path.
+    func finish(activePath: String, workflow: String) throws(SystemError) -> String {
+        let name = String(activePath.split(separator: "/").last ?? "")
+        return try moveAvoidingClash(activePath, into: root + "/done/" + workflow, name: name)
+    }
+
+    /// Moves a refused file to rejected/<workflow>/ and writes NAME.reason beside it.
+    func reject(path: String, workflow: String, reason: String) throws(SystemError) -> String {
+        let name = String(path.split(separator: "/").last ?? "")
+        let destination = try moveAvoidingClash(path, into: root + "/rejected/" + workflow, name: name)
+        try? FileSystem.createFile(destination + ".reason", contents: Array((reason + "\n").utf8))
+        return destination
+    }
+
+    private func moveAvoidingClash(_ source: String, into directory: String, name: String) throws(SystemError) -> String {
+        try FileSystem.makeDirectories(directory)
+        var candidate = directory + "/" + name
+        var suffix = 1
+        while true {
+            do {
+                try FileSystem.renameWithoutReplacing(source, candidate)
+                return candidate
+            } catch where error.errno == EEXIST && suffix < 10_000 {
+                candidate = directory + "/" + name + ".\(suffix)"
+                suffix += 1
+            }
+        }
+    }
+}

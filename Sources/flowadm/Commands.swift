@@ -1,0 +1,166 @@
+// Commands.swift: flowadm's verbs. Each speaks io.flowd.Control and formats the reply;
+// no engine logic lives here. `validate` works offline with the daemon's own loader.
+
+import DaemonCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every verb gets: the parsed global options and its own arguments.
+struct Invocation {
+    var socketPath: String
+    var json: Bool
+    var arguments: [String]
+
+    func client() throws -> VarlinkClient { try VarlinkClient(socketPath: socketPath) }
+
+    func call(_ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+        try client().call("io.flowd.Control." + method, parameters)
+    }
+
+    /// Prints `value` as stable JSON (one document, pretty).
+    func printJSON(_ value: JSONValue) {
+        print(value.serialized(pretty: true))
+    }
+}
+
+/// A usage problem: exit status 2.
+struct UsageError: Error { var message: String }
+/// A plain failure with a message: exit status 1 (or the given one).
+struct CommandFailure: Error { var message: String; var status: Int32 = 1 }
+
+struct Verb {
+    var name: String
+    var synopsis: String
+    var summary: String
+    var run: (Invocation) throws -> Void
+}
+
+enum Commands {
+    static let verbs: [Verb] = [
+        Verb(name: "status", synopsis: "status", summary: "the daemon's state and run counts", run: status),
+        Verb(name: "workflows", synopsis: "workflows", summary: "loaded workflows and definition errors", run: workflows),
+        Verb(name: "runs", synopsis: "runs [--workflow W] [--status S] [--limit N]", summary: "recent runs, newest first", run: runs),
+        Verb(name: "show", synopsis: "show RUN", summary: "a run's steps, attempts, exit codes and output", run: show),
+        Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
+    ]
+
+    static func status(_ invocation: Invocation) throws {
+        guard invocation.arguments.isEmpty else { throw UsageError(message: "status takes no arguments") }
+        let reply = try invocation.call("GetStatus")
+        if invocation.json { return invocation.printJSON(.object(reply)) }
+        print("""
+            flowd \(reply["version"]?.stringValue ?? "?") (pid \(reply["pid"]?.intValue ?? 0)), \(reply["phase"]?.stringValue ?? "?") since \(Output.localTime(reply["started_at"]))
+            runs:      \(reply["running"]?.intValue ?? 0) running, \(reply["queued"]?.intValue ?? 0) queued, \(reply["waiting"]?.intValue ?? 0) waiting
+            workers:   \(reply["busy_workers"]?.intValue ?? 0) of \(reply["workers"]?.intValue ?? 0) busy
+            workflows: \(reply["workflows"]?.intValue ?? 0) loaded, \(reply["definition_errors"]?.intValue ?? 0) file(s) with errors
+            """)
+    }
+
+    static func workflows(_ invocation: Invocation) throws {
+        guard invocation.arguments.isEmpty else { throw UsageError(message: "workflows takes no arguments") }
+        let reply = try invocation.call("ListWorkflows")
+        if invocation.json { return invocation.printJSON(.object(reply)) }
+        let rows = (reply["workflows"]?.arrayValue ?? []).map { workflow -> [String] in
+            [workflow["name"]?.stringValue ?? "",
+             String((workflow["version"]?.stringValue ?? "").prefix(12)),
+             String(workflow["steps"]?.intValue ?? 0),
+             (workflow["triggers"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+             Output.clipped(workflow["description"]?.stringValue ?? "", 36)]
+        }
+        print(rows.isEmpty ? "no workflows loaded" : Output.table(["NAME", "VERSION", "STEPS", "TRIGGERS", "DESCRIPTION"], rows))
+        for problem in reply["errors"]?.arrayValue ?? [] {
+            print("\nerrors in \(problem["path"]?.stringValue ?? "?") (not loaded, or the last good version stays in force):")
+            for error in problem["errors"]?.arrayValue ?? [] { print("  \(error.stringValue ?? "")") }
+        }
+    }
+
+    static func runs(_ invocation: Invocation) throws {
+        var parameters: [String: JSONValue] = [:]
+        var arguments = invocation.arguments[...]
+        while let option = arguments.popFirst() {
+            guard let value = arguments.popFirst() else { throw UsageError(message: "\(option) needs a value") }
+            switch option {
+            case "--workflow": parameters["workflow"] = .string(value)
+            case "--status": parameters["status"] = .string(value)
+            case "--limit":
+                guard let limit = Int64(value), limit > 0 else { throw UsageError(message: "--limit needs a positive number") }
+                parameters["limit"] = .int(limit)
+            default: throw UsageError(message: "unknown option \(option) for runs")
+            }
+        }
+        let reply = try invocation.call("ListRuns", parameters)
+        if invocation.json { return invocation.printJSON(.object(reply)) }
+        let rows = (reply["runs"]?.arrayValue ?? []).map { run -> [String] in
+            [String(run["id"]?.intValue ?? 0),
+             run["workflow"]?.stringValue ?? "",
+             Output.status(run["status"]?.stringValue ?? ""),
+             Output.localTime(run["created_at"]),
+             Output.duration(run["duration_ms"]),
+             Output.clipped(run["trigger"]?["name"]?.stringValue ?? run["trigger"]?["kind"]?.stringValue ?? "", 24)]
+        }
+        print(rows.isEmpty ? "no runs" : Output.table(["RUN", "WORKFLOW", "STATUS", "CREATED", "DURATION", "TRIGGER"], rows))
+    }
+
+    static func show(_ invocation: Invocation) throws {
+        guard invocation.arguments.count == 1, let id = Int64(invocation.arguments[0]), id > 0 else {
+            throw UsageError(message: "show needs one run number, e.g. flowadm show 12")
+        }
+        let reply = try invocation.call("GetRun", ["id": .int(id)])
+        guard let run = reply["run"] else { throw CommandFailure(message: "the daemon sent no run") }
+        if invocation.json { return invocation.printJSON(run) }
+        print("run \(id) of \(run["workflow"]?.stringValue ?? "?"): \(Output.status(run["status"]?.stringValue ?? "?"))")
+        print("  version:  \((run["version"]?.stringValue ?? "").prefix(12))")
+        print("  trigger:  \(run["trigger"]?["kind"]?.stringValue ?? "?") \(run["trigger"]?["name"]?.stringValue ?? "")")
+        print("  created:  \(Output.localTime(run["created_at"]))")
+        print("  started:  \(Output.localTime(run["started_at"]))")
+        print("  ended:    \(Output.localTime(run["ended_at"]))   duration \(Output.duration(run["duration_ms"]))")
+        if let error = run["error"]?.stringValue { print("  error:    \(error)") }
+        let attempts = run["attempts"]?.arrayValue ?? []
+        if attempts.isEmpty { print("\nno step has started yet"); return }
+        print("")
+        print(Output.table(["STEP", "ATTEMPT", "STATUS", "EXIT", "DURATION", "STARTED"], attempts.map { attempt in
+            [attempt["step"]?.stringValue ?? "", String(attempt["attempt"]?.intValue ?? 0),
+             Output.status(attempt["status"]?.stringValue ?? ""),
+             attempt["exit_code"]?.intValue.map(String.init) ?? attempt["signal"]?.intValue.map { "sig \($0)" } ?? "-",
+             Output.duration(attempt["duration_ms"]), Output.localTime(attempt["started_at"])]
+        }))
+        for attempt in attempts {
+            let label = "\(attempt["step"]?.stringValue ?? "") (attempt \(attempt["attempt"]?.intValue ?? 0))"
+            for stream in ["stdout", "stderr"] {
+                guard let text = attempt[stream]?.stringValue, !text.isEmpty else { continue }
+                let total = attempt[stream + "_bytes"]?.intValue ?? 0
+                let note = total > Int64(text.utf8.count) ? " (last \(text.utf8.count) of \(total) bytes)" : ""
+                print("\n\(label) \(stream)\(note):")
+                for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+                    print("  | \(line)")
+                }
+            }
+            if let error = attempt["error"]?.stringValue { print("\n\(label): \(error)") }
+        }
+    }
+
+    static func validate(_ invocation: Invocation) throws {
+        guard !invocation.arguments.isEmpty else { throw UsageError(message: "validate needs at least one file") }
+        var failed = false
+        var results: [JSONValue] = []
+        for path in invocation.arguments {
+            do {
+                let definition = try WorkflowLoader.load(path: path)
+                results.append(.object(["file": .string(path), "valid": true, "name": .string(definition.name),
+                                        "version": .string(definition.version), "steps": .int(Int64(definition.steps.count)),
+                                        "errors": []]))
+                if !invocation.json {
+                    print("\(path): ok: workflow \(definition.name), \(definition.steps.count) step(s), version \(definition.version.prefix(12))")
+                }
+            } catch {
+                failed = true
+                results.append(.object(["file": .string(path), "valid": false,
+                                        "errors": .array(error.errors.map { .string($0.description) })]))
+                if !invocation.json { for problem in error.errors { print(problem.description) } }
+            }
+        }
+        if invocation.json { invocation.printJSON(.object(["files": .array(results)])) }
+        if failed { throw CommandFailure(message: "", status: 1) }
+    }
+}

@@ -1,0 +1,73 @@
+// Output.swift: how flowadm shows things to a person: tables, local times, durations,
+// and colors only on a terminal (never with NO_COLOR).
+
+import DaemonCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Output {
+    static let useColor: Bool = isatty(STDOUT_FILENO) != 0 && getenv("NO_COLOR") == nil
+        && String(cString: getenv("TERM") ?? strdup("dumb")) != "dumb"
+
+    /// A status word colored by outcome.
+    static func status(_ text: String) -> String {
+        guard useColor else { return text }
+        let code: String
+        switch text {
+        case "succeeded": code = "32"
+        case "failed", "timed_out": code = "31"
+        case "running", "queued": code = "36"
+        case "interrupted", "cancelled", "waiting", "paused": code = "33"
+        default: return text
+        }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+
+    /// An RFC 3339 UTC timestamp from the API shown in local time: "2026-11-22 05:01:02".
+    static func localTime(_ value: JSONValue?) -> String {
+        guard let text = value?.stringValue, let microseconds = WallClock.parseRFC3339(text) else { return "-" }
+        var seconds = time_t(microseconds / 1_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(cString: buffer)
+    }
+
+    static func duration(_ value: JSONValue?) -> String {
+        guard let milliseconds = value?.intValue else { return "-" }
+        return DurationText.format(.milliseconds(milliseconds))
+    }
+
+    /// Left-aligned columns separated by two spaces; the last column is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map { visibleWidth($0) }
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], visibleWidth(cell)) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell))
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Width on screen, ignoring color escapes.
+    static func visibleWidth(_ text: String) -> Int {
+        var width = 0
+        var inEscape = false
+        for character in text.unicodeScalars {
+            if character == "\u{1B}" { inEscape = true; continue }
+            if inEscape { if character == "m" { inEscape = false }; continue }
+            width += 1
+        }
+        return width
+    }
+
+    /// Text cut to `limit` characters with an ellipsis.
+    static func clipped(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+}

@@ -103,7 +103,8 @@ final class YAMLEventReader {
         case YAML_READER_ERROR:
             // The reader reports a byte offset, not a mark.
             if state.problem_value != -1 {
-                message += " (byte 0x" + String(UInt8(truncatingIfNeeded: state.problem_value), radix: 16, uppercase: true) + ")"
+                let hex = String(UInt8(truncatingIfNeeded: state.problem_value), radix: 16, uppercase: true)
+                message += " (byte 0x" + (hex.count == 1 ? "0" : "") + hex + ")"
             }
             return YAMLError(location: location(ofByteOffset: Int(state.problem_offset)), message: message)
         case YAML_SCANNER_ERROR, YAML_PARSER_ERROR:

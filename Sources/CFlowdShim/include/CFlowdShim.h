@@ -1,1 +1,41 @@
-int flowd_shim_placeholder(void);
+// CFlowdShim.h: the few libc facilities Swift cannot reach directly or cleanly
+// (posix_spawn attribute and file-action setup, pidfd_open, eventfd, wait status
+// macros, a write that never raises SIGPIPE). Only DaemonCore/Process uses them.
+//
+// Every function follows the libc convention the Swift `systemCall` helper expects:
+// it returns -1 and sets errno on failure, except `flowd_spawn`, which returns the
+// error number like posix_spawn itself.
+#ifndef CFLOWDSHIM_H
+#define CFLOWDSHIM_H
+
+#include <sys/types.h>
+
+/// Spawns `path` with `argv` and `envp` (NULL-terminated) in a new process group
+/// whose id is the child's pid, with an empty signal mask and default dispositions
+/// for every catchable signal. stdin is `stdin_fd`, or /dev/null when it is -1;
+/// stdout and stderr are `stdout_fd` and `stderr_fd`; every other descriptor is
+/// closed. The child changes to `working_directory` first when it is not NULL.
+/// Returns 0 and stores the pid, or an errno value (nothing was started).
+int flowd_spawn(const char *path, char *const argv[], char *const envp[],
+                const char *working_directory, int stdin_fd, int stdout_fd,
+                int stderr_fd, pid_t *pid_out);
+
+/// pipe2(2) with O_CLOEXEC (Swift's Glibc does not export pipe2).
+int flowd_pipe(int descriptors[2]);
+
+/// pidfd_open(2) with no flags: a descriptor that polls readable once `pid` exits.
+int flowd_pidfd_open(pid_t pid);
+
+/// eventfd(2), non-blocking and close-on-exec, initial count 0.
+int flowd_eventfd(void);
+
+/// Reaps `pid` with waitpid(2). On success stores 1 in `exited` and the exit
+/// status in `value`, or 0 in `exited` and the terminating signal in `value`.
+int flowd_wait(pid_t pid, int *exited, int *value);
+
+/// write(2) that reports EPIPE without raising SIGPIPE in the process, whatever
+/// the process's SIGPIPE disposition: the signal is blocked in the calling
+/// thread for the call and a SIGPIPE the call raised is consumed.
+ssize_t flowd_write_without_sigpipe(int fd, const void *buffer, size_t length);
+
+#endif

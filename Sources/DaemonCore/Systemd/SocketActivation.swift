@@ -22,7 +22,15 @@ public enum SocketActivation {
     /// `sd_listen_fds(socket activation passed 2 descriptors; expected 1 AF_UNIX stream socket): Invalid argument`.
     /// The descriptor returned has `FD_CLOEXEC` set.
     public static func controlSocket() throws(SystemError) -> Int32? {
-        let count = LibSystemd.listenDescriptorCount()
+        try controlSocket(
+            passedDescriptorCount: LibSystemd.listenDescriptorCount(),
+            firstDescriptor: LibSystemd.firstListenDescriptor
+        )
+    }
+
+    /// The checks behind `controlSocket()`, given sd_listen_fds's result and the
+    /// first passed descriptor (3 in production; any descriptor in tests).
+    static func controlSocket(passedDescriptorCount count: Int32, firstDescriptor descriptor: Int32) throws(SystemError) -> Int32? {
         if count < 0 {
             throw SystemError(call: "sd_listen_fds", subject: "socket activation", errno: -count)
         }
@@ -34,7 +42,6 @@ public enum SocketActivation {
                 errno: EINVAL
             )
         }
-        let descriptor = LibSystemd.firstListenDescriptor
         let check = LibSystemd.isListeningUnixStreamSocket(descriptor)
         if check < 0 {
             throw SystemError(call: "sd_is_socket_unix", subject: "socket activation descriptor \(descriptor)", errno: -check)

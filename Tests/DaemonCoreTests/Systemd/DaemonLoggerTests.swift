@@ -9,12 +9,12 @@ import XCTest
 @testable import DaemonCore
 
 final class DaemonLoggerTests: XCTestCase {
-    private var standardError: CapturePipe!
-    private var journal: RecordingJournal!
+    private var standardError: StandardErrorCapturePipe!
+    private var journal: RecordingJournalStandIn!
 
     override func setUpWithError() throws {
-        standardError = try CapturePipe()
-        journal = RecordingJournal()
+        standardError = try StandardErrorCapturePipe()
+        journal = RecordingJournalStandIn()
     }
 
     override func tearDown() {
@@ -164,7 +164,7 @@ final class DaemonLoggerTests: XCTestCase {
 }
 
 /// A journald stand-in that records each entry and answers with `result`.
-final class RecordingJournal: Sendable {
+final class RecordingJournalStandIn: Sendable {
     private let state = Mutex<(entries: [[String]], result: Int32)>(([], 0))
 
     var entries: [[String]] { state.withLock { $0.entries } }
@@ -183,7 +183,7 @@ final class RecordingJournal: Sendable {
 }
 
 /// A pipe standing in for stderr; `read()` returns what was written since the last read.
-final class CapturePipe {
+final class StandardErrorCapturePipe {
     let readDescriptor: Int32
     let writeDescriptor: Int32
 

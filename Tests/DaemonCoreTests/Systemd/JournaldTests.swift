@@ -53,7 +53,7 @@ final class JournaldTests: XCTestCase {
     }
 
     func testEntryReachesJournaldWithStructuredFields() throws {
-        let standardError = try CapturePipe()
+        let standardError = try StandardErrorCapturePipe()
         let logger = DaemonLogger(
             identifier: "flowd", minimumLevel: .info, destination: .journald,
             journalSocketPath: DaemonLogger.defaultJournalSocketPath,

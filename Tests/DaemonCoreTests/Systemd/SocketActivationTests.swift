@@ -79,7 +79,7 @@ final class SocketActivationTests: XCTestCase {
         guard descriptor >= 0 else { throw SystemError(call: "socket", errno: errno) }
         let path = "/tmp/flowd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         socketPaths.append(path)
-        try bindUnixSocket(descriptor, path: path)
+        try bindTestUnixSocket(descriptor, path: path)
         if listening, listen(descriptor, 8) != 0 { throw SystemError(call: "listen", subject: path, errno: errno) }
         return descriptor
     }

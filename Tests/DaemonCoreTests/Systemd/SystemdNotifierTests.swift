@@ -7,10 +7,10 @@ import XCTest
 @testable import DaemonCore
 
 final class SystemdNotifierTests: XCTestCase {
-    private var notifySocket: DatagramSocket!
+    private var notifySocket: NotifySocketStandIn!
 
     override func setUpWithError() throws {
-        notifySocket = try DatagramSocket()
+        notifySocket = try NotifySocketStandIn()
         setenv("NOTIFY_SOCKET", notifySocket.path, 1)
     }
 
@@ -107,7 +107,7 @@ final class SystemdNotifierTests: XCTestCase {
 
 /// An AF_UNIX datagram socket bound at a fresh path under /tmp, standing in for
 /// systemd's notify socket. Closed and unlinked on deinit.
-final class DatagramSocket {
+final class NotifySocketStandIn {
     let descriptor: Int32
     let path: String
 
@@ -115,7 +115,7 @@ final class DatagramSocket {
         path = "/tmp/flowd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError(call: "socket", errno: errno) }
-        try bindUnixSocket(descriptor, path: path)
+        try bindTestUnixSocket(descriptor, path: path)
     }
 
     /// The next queued datagram, or nil when none is waiting (never blocks: sd_notify
@@ -134,7 +134,7 @@ final class DatagramSocket {
 }
 
 /// Binds `descriptor` to the AF_UNIX address `path`.
-func bindUnixSocket(_ descriptor: Int32, path: String) throws {
+func bindTestUnixSocket(_ descriptor: Int32, path: String) throws {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)

@@ -101,3 +101,51 @@ ssize_t flowd_write_without_sigpipe(int fd, const void *buffer, size_t length) {
     errno = saved_errno;
     return result;
 }
+
+/* ---- event loop, signals and renames (DaemonCore/System) ---- */
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <stdio.h>
+#include <linux/fs.h>
+
+const unsigned int flowd_epollin = EPOLLIN, flowd_epollout = EPOLLOUT,
+                   flowd_epollerr = EPOLLERR, flowd_epollhup = EPOLLHUP;
+
+int flowd_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int flowd_epoll_control(int epoll_fd, int add, int fd, unsigned int events) {
+    struct epoll_event event = { .events = events, .data.fd = fd };
+    return epoll_ctl(epoll_fd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &event);
+}
+
+int flowd_epoll_wait(int epoll_fd, int *descriptors, unsigned int *events, int capacity, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (capacity > 64) capacity = 64;
+    int count = epoll_wait(epoll_fd, ready, capacity, timeout_ms);
+    for (int index = 0; index < count; index++) {
+        descriptors[index] = ready[index].data.fd;
+        events[index] = ready[index].events;
+    }
+    return count;
+}
+
+int flowd_signalfd(const int *signals, int count) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int index = 0; index < count; index++) sigaddset(&mask, signals[index]);
+    int result = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    if (result != 0) { errno = result; return -1; }
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int flowd_signalfd_read(int fd) {
+    struct signalfd_siginfo information;
+    ssize_t count = read(fd, &information, sizeof information);
+    if (count != (ssize_t)sizeof information) return -1;
+    return (int)information.ssi_signo;
+}
+
+int flowd_rename_noreplace(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}

@@ -1,6 +1,7 @@
 // CFlowdShim.h: the few libc facilities Swift cannot reach directly or cleanly
 // (posix_spawn attribute and file-action setup, pidfd_open, eventfd, wait status
-// macros, a write that never raises SIGPIPE). Only DaemonCore/Process uses them.
+// macros, a write that never raises SIGPIPE; epoll with its packed struct, signalfd,
+// renameat2). DaemonCore/Process and DaemonCore/System use them.
 //
 // Every function follows the libc convention the Swift `systemCall` helper expects:
 // it returns -1 and sets errno on failure, except `flowd_spawn`, which returns the
@@ -37,5 +38,28 @@ int flowd_wait(pid_t pid, int *exited, int *value);
 /// the process's SIGPIPE disposition: the signal is blocked in the calling
 /// thread for the call and a SIGPIPE the call raised is consumed.
 ssize_t flowd_write_without_sigpipe(int fd, const void *buffer, size_t length);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int flowd_epoll_create(void);
+
+/// epoll_ctl ADD (`add` non-zero) or DEL of `fd` watching `events` (EPOLLIN etc.).
+int flowd_epoll_control(int epoll_fd, int add, int fd, unsigned int events);
+
+/// epoll_wait into two parallel arrays (the kernel struct is packed, which Swift
+/// does not import well): ready descriptors and their event masks.
+int flowd_epoll_wait(int epoll_fd, int *descriptors, unsigned int *events, int capacity, int timeout_ms);
+
+/// The EPOLLIN, EPOLLOUT, EPOLLERR and EPOLLHUP bits.
+extern const unsigned int flowd_epollin, flowd_epollout, flowd_epollerr, flowd_epollhup;
+
+/// Blocks `signals` in the calling thread (threads created later inherit the mask)
+/// and returns a non-blocking, close-on-exec signalfd that reads them.
+int flowd_signalfd(const int *signals, int count);
+
+/// Reads one pending signal from a signalfd: its number, or -1 (EAGAIN when none).
+int flowd_signalfd_read(int fd);
+
+/// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing `to`.
+int flowd_rename_noreplace(const char *from, const char *to);
 
 #endif

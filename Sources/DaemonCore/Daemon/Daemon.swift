@@ -9,6 +9,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFlowdShim
 
 /// Why the daemon could not start or run; main maps it to an exit status.
 public struct DaemonStartError: Error, CustomStringConvertible {
@@ -116,20 +117,12 @@ public final class Daemon {
     /// Blocks `signals` in this thread (and so in every thread created after) and returns
     /// a signalfd that reads them.
     static func blockedSignalsDescriptor(_ signals: [Int32]) throws(SystemError) -> Int32 {
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        for signalNumber in signals { sigaddset(&mask, signalNumber) }
-        let result = pthread_sigmask(SIG_BLOCK, &mask, nil)
-        if result != 0 { throw SystemError(call: "pthread_sigmask", errno: result) }
-        return try systemCall("signalfd") { signalfd(-1, &mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+        try systemCall("signalfd") { flowd_signalfd(signals, Int32(signals.count)) }
     }
 
     static func readSignals(_ descriptor: Int32) -> [Int32] {
         var received: [Int32] = []
-        var information = signalfd_siginfo()
-        while read(descriptor, &information, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-            received.append(Int32(information.ssi_signo))
-        }
+        while case let signalNumber = flowd_signalfd_read(descriptor), signalNumber > 0 { received.append(signalNumber) }
         return received
     }
 

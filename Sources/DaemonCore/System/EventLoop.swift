@@ -11,6 +11,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFlowdShim
 import Synchronization
 
 /// An epoll-based event loop confined to the thread that calls `run()`.
@@ -36,10 +37,11 @@ public final class EventLoop: @unchecked Sendable {
     private var loopThread: pthread_t?
 
     public init() throws(SystemError) {
-        epollDescriptor = try systemCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
-        wakeDescriptor = try systemCall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeDescriptor))
-        try systemCall("epoll_ctl") { epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, wakeDescriptor, &event) }
+        epollDescriptor = try systemCall("epoll_create1") { flowd_epoll_create() }
+        wakeDescriptor = try systemCall("eventfd") { flowd_eventfd() }
+        try systemCall("epoll_ctl") { [epollDescriptor, wakeDescriptor] in
+            flowd_epoll_control(epollDescriptor, 1, wakeDescriptor, flowd_epollin)
+        }
     }
 
     deinit {
@@ -67,17 +69,16 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Watches `descriptor` for `events` (EPOLLIN etc.); `handler` gets the ready events.
     /// Loop thread only (or before `run()`).
-    public func register(_ descriptor: Int32, events: UInt32 = EPOLLIN.rawValue,
+    public func register(_ descriptor: Int32, events: UInt32 = flowd_epollin,
                          handler: @escaping (UInt32) -> Void) throws(SystemError) {
-        var event = epoll_event(events: events, data: epoll_data_t(fd: descriptor))
-        try systemCall("epoll_ctl", "add \(descriptor)") { epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, descriptor, &event) }
+        try systemCall("epoll_ctl", "add \(descriptor)") { flowd_epoll_control(epollDescriptor, 1, descriptor, events) }
         handlers[descriptor] = handler
     }
 
     /// Stops watching `descriptor` (does not close it). Loop thread only.
     public func unregister(_ descriptor: Int32) {
         handlers[descriptor] = nil
-        _ = epoll_ctl(epollDescriptor, EPOLL_CTL_DEL, descriptor, nil)
+        _ = flowd_epoll_control(epollDescriptor, 0, descriptor, 0)
     }
 
     /// Runs `work` on the loop thread at `deadline`. Loop thread only (or before `run()`).
@@ -104,7 +105,8 @@ public final class EventLoop: @unchecked Sendable {
     public func run() {
         loopThread = pthread_self()
         defer { loopThread = nil }
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var readyDescriptors = [Int32](repeating: 0, count: 64)
+        var readyEvents = [UInt32](repeating: 0, count: 64)
         while true {
             let (work, stopRequested) = inbox.withLock { state in
                 defer { state.work.removeAll(keepingCapacity: true) }
@@ -113,18 +115,18 @@ public final class EventLoop: @unchecked Sendable {
             for item in work { item() }
             if stopRequested { return }
             fireDueTimers()
-            let ready = epoll_wait(epollDescriptor, &events, Int32(events.count), timeoutMilliseconds())
+            let ready = flowd_epoll_wait(epollDescriptor, &readyDescriptors, &readyEvents, 64, timeoutMilliseconds())
             if ready < 0 {
                 precondition(errno == EINTR, "epoll_wait failed: errno \(errno)")
                 continue
             }
             for index in 0..<Int(ready) {
-                let descriptor = events[index].data.fd
+                let descriptor = readyDescriptors[index]
                 if descriptor == wakeDescriptor {
                     var counter: UInt64 = 0
                     _ = read(wakeDescriptor, &counter, 8)
                 } else if let handler = handlers[descriptor] {
-                    handler(events[index].events)
+                    handler(readyEvents[index])
                 }
             }
         }

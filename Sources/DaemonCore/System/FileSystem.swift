@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFlowdShim
 
 /// What lstat says a directory entry is.
 public enum FileKind: Sendable, Equatable {
@@ -86,7 +87,7 @@ public enum FileSystem {
     /// Renames `source` to `destination`, failing with EEXIST rather than replacing a file.
     public static func renameWithoutReplacing(_ source: String, _ destination: String) throws(SystemError) {
         try systemCall("renameat2", "\(source) -> \(destination)") {
-            renameat2(AT_FDCWD, source, AT_FDCWD, destination, UInt32(RENAME_NOREPLACE))
+            flowd_rename_noreplace(source, destination)
         }
     }
 
@@ -105,8 +106,8 @@ public enum FileSystem {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
         var filled = 0
         while filled < bytes.count {
-            let count = try bytes.withUnsafeMutableBytes { buffer throws(SystemError) in
-                try systemCall("read", path) { read(descriptor, buffer.baseAddress! + filled, buffer.count - filled) }
+            let count = try systemCall("read", path) {
+                bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
             }
             if count == 0 { break }
             filled += count
@@ -121,8 +122,8 @@ public enum FileSystem {
         defer { close(descriptor) }
         var written = 0
         while written < bytes.count {
-            let count = try bytes.withUnsafeBytes { buffer throws(SystemError) in
-                try systemCall("write", path) { write(descriptor, buffer.baseAddress! + written, buffer.count - written) }
+            let count = try systemCall("write", path) {
+                bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
             }
             written += count
         }

@@ -123,13 +123,19 @@ extension Engine {
         drainIfIdle()
     }
 
+    /// Once no step runs: wait for the journal writer to deliver every earlier completion
+    /// (they may queue last spool moves on the loop), then close the journal and stop.
     func drainIfIdle() {
         guard phase == .draining, busyWorkers == 0 else { return }
         phase = .stopped
         publishCounts()
-        workers.shutdown()
-        journal.close()
-        onStopped?()
+        journal.submit([]) { [self] _ in
+            loop.execute { [self] in
+                workers.shutdown()
+                journal.close()
+                onStopped?()
+            }
+        }
     }
 
     func statusLine() -> String {

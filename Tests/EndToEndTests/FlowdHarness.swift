@@ -1,0 +1,169 @@
+// FlowdHarness.swift: starts the real flowd on a temporary --root and drives it with
+// the real flowadm, as a sysadmin would. Binaries are found beside the test bundle
+// (swift build puts them there) or in $FLOWD_BIN_DIR.
+
+import DaemonCore
+import Foundation
+import XCTest
+
+/// What a flowadm invocation printed and how it exited.
+struct CommandResult {
+    var status: Int32
+    var standardOutput: String
+    var standardError: String
+
+    /// stdout parsed as JSON (for --json calls).
+    func json(file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        do {
+            return try JSONValue.parse(standardOutput)
+        } catch {
+            XCTFail("flowadm printed no JSON (status \(status)): \(standardOutput) \(standardError)", file: file, line: line)
+            throw error
+        }
+    }
+}
+
+final class FlowdHarness {
+    let root: String
+    private(set) var daemon: Process?
+    private var daemonLog: FileHandle?
+    let logPath: String
+
+    static var binaryDirectory: String {
+        if let override = ProcessInfo.processInfo.environment["FLOWD_BIN_DIR"] { return override }
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // .../debug/flowdPackageTests.xctest (a file on Linux) → .../debug
+        return testBinary.deletingLastPathComponent().path
+    }
+
+    init(workflows: [String: String], configuration: String? = nil) throws {
+        root = NSTemporaryDirectory() + "flowd-e2e-" + UUID().uuidString.prefix(8)
+        logPath = root + "/flowd.log"
+        let workflowDirectory = root + "/etc/flowd/workflows"
+        try FileManager.default.createDirectory(atPath: workflowDirectory, withIntermediateDirectories: true)
+        for (name, text) in workflows {
+            try text.write(toFile: workflowDirectory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        if let configuration {
+            try configuration.write(toFile: root + "/etc/flowd/flowd.yaml", atomically: true, encoding: .utf8)
+        }
+        for binary in ["flowd", "flowadm"] where !FileManager.default.isExecutableFile(atPath: Self.binaryDirectory + "/" + binary) {
+            throw XCTSkip("\(binary) not built in \(Self.binaryDirectory); run `swift build` first (make test does)")
+        }
+    }
+
+    deinit {
+        if let daemon, daemon.isRunning {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Starts flowd and waits until its control socket answers.
+    func start(file: StaticString = #filePath, line: UInt = #line) throws {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowd")
+        process.arguments = ["--root", root]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = nil
+        process.environment = environment
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        daemon = process
+        daemonLog = log
+        try waitUntil("flowd answers on its control socket", timeout: 20, file: file, line: line) {
+            guard process.isRunning else { throw DaemonExited(log: self.log) }
+            return self.flowadm("status").status == 0
+        }
+    }
+
+    struct WaitTimedOut: Error, CustomStringConvertible { var description: String }
+
+    struct DaemonExited: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "flowd exited early; its log:\n\(log)" }
+    }
+
+    /// Sends `signal` and waits for flowd to exit; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) throws -> Int32 {
+        guard let daemon else { return -1 }
+        kill(daemon.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while daemon.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(daemon.isRunning, "flowd did not exit within \(timeout)s of signal \(signal)")
+        if daemon.isRunning { daemon.interrupt(); kill(daemon.processIdentifier, SIGKILL) }
+        daemon.waitUntilExit()
+        self.daemon = nil
+        try? daemonLog?.close()
+        return daemon.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Runs the real flowadm against this daemon.
+    @discardableResult
+    func flowadm(_ arguments: String..., socket: Bool = true) -> CommandResult {
+        flowadm(arguments: arguments, socket: socket)
+    }
+
+    func flowadm(arguments: [String], socket: Bool = true) -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowadm")
+        process.arguments = (socket ? ["--root", root] : []) + arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do { try process.run() } catch { return CommandResult(status: -1, standardOutput: "", standardError: "\(error)") }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             standardOutput: String(decoding: outputData, as: UTF8.self),
+                             standardError: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Writes a trigger file the way a careful user does: a dotfile, then rename into place.
+    func drop(_ contents: String, workflow: String, name: String) throws {
+        let directory = root + "/spool/incoming/" + workflow
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = directory + "/." + name
+        try contents.write(toFile: temporary, atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(temporary, directory + "/" + name), 0)
+    }
+
+    func path(_ relative: String) -> String { root + "/" + relative }
+
+    func exists(_ relative: String) -> Bool {
+        var info = stat()
+        return lstat(path(relative), &info) == 0
+    }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes (then fails).
+    func waitUntil(_ what: String, timeout: TimeInterval = 15, file: StaticString = #filePath, line: UInt = #line,
+                   _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            usleep(20_000)
+        }
+        throw WaitTimedOut(description: "timed out after \(timeout)s waiting until \(what); flowd log:\n\(log)")
+    }
+
+    /// Waits for run `id` to reach one of the final states and returns `flowadm show --json`.
+    func waitForRun(_ id: Int, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        var run: JSONValue = .null
+        try waitUntil("run \(id) ends", file: file, line: line) {
+            let result = flowadm("show", String(id), "--json")
+            guard result.status == 0, let value = try? JSONValue.parse(result.standardOutput) else { return false }
+            run = value
+            return ["succeeded", "failed", "cancelled", "interrupted"].contains(value["status"]?.stringValue ?? "")
+        }
+        return run
+    }
+}

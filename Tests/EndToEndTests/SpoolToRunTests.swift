@@ -1,0 +1,122 @@
+// End to end: a real flowd on a temporary root, real spool files, the real flowadm.
+
+import DaemonCore
+import Foundation
+import XCTest
+
+final class SpoolToRunTests: XCTestCase {
+    static let hello = """
+        name: hello
+        on:
+          spool: { format: json }
+        steps:
+          - id: greet
+            run: echo "hello from run $FLOWD_RUN of $FLOWD_WORKFLOW"
+          - id: payload
+            run: cat "$FLOWD_TRIGGER_FILE"; echo; echo "to stderr" >&2
+        """
+
+    func testDroppedFileRunsEveryStepAndMovesToDone() throws {
+        let flowd = try FlowdHarness(workflows: ["hello.yaml": Self.hello])
+        try flowd.start()
+        try flowd.drop(#"{"name": "world"}"#, workflow: "hello", name: "first.json")
+
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        XCTAssertEqual(run["workflow"], "hello")
+        XCTAssertEqual(run["trigger"]?["name"], "first.json")
+        XCTAssertEqual(run["payload"], ["name": "world"])
+        let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
+        XCTAssertEqual(attempts.map { $0["step"] }, ["greet", "payload"])
+        XCTAssertEqual(attempts.map { $0["exit_code"] }, [0, 0])
+        XCTAssertEqual(attempts.map { $0["status"] }, ["succeeded", "succeeded"])
+        XCTAssertEqual(attempts[0]["stdout"], "hello from run 1 of hello\n")
+        XCTAssertEqual(attempts[1]["stdout"], "{\"name\": \"world\"}\n")
+        XCTAssertEqual(attempts[1]["stderr"], "to stderr\n")
+
+        try flowd.waitUntil("the trigger file reaches done/") { flowd.exists("spool/done/hello/1.first.json") }
+        XCTAssertFalse(flowd.exists("spool/incoming/hello/first.json"))
+        XCTAssertFalse(flowd.exists("spool/active/hello/1.first.json"))
+
+        // The human views show the same run.
+        let table = flowd.flowadm("runs")
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.standardOutput.hasPrefix("RUN"), table.standardOutput)
+        XCTAssertTrue(table.standardOutput.contains("hello"), table.standardOutput)
+        XCTAssertTrue(table.standardOutput.contains("succeeded"), table.standardOutput)
+        let show = flowd.flowadm("show", "1")
+        XCTAssertEqual(show.status, 0)
+        XCTAssertTrue(show.standardOutput.contains("run 1 of hello: succeeded"), show.standardOutput)
+        XCTAssertTrue(show.standardOutput.contains("  | hello from run 1 of hello"), show.standardOutput)
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
+    func testFilesWrittenInPlaceAndRenamedInBothRun() throws {
+        let flowd = try FlowdHarness(workflows: ["hello.yaml": Self.hello])
+        try flowd.start()
+        // Written in place (IN_CLOSE_WRITE), not renamed.
+        try #"{"n": 1}"#.write(toFile: flowd.path("spool/incoming/hello/in-place.json"), atomically: false, encoding: .utf8)
+        try flowd.drop(#"{"n": 2}"#, workflow: "hello", name: "renamed.json")
+        _ = try flowd.waitForRun(1)
+        _ = try flowd.waitForRun(2)
+        let runs = try flowd.flowadm("runs", "--json").json()["runs"]?.arrayValue ?? []
+        XCTAssertEqual(Set(runs.compactMap { $0["trigger"]?["name"]?.stringValue }), ["in-place.json", "renamed.json"])
+    }
+
+    func testFilesPresentAtStartAreClaimedByTheRescan() throws {
+        let flowd = try FlowdHarness(workflows: ["hello.yaml": Self.hello])
+        try FileManager.default.createDirectory(atPath: flowd.path("spool/incoming/hello"), withIntermediateDirectories: true)
+        for index in 1...3 {
+            try "{\"index\": \(index)}".write(toFile: flowd.path("spool/incoming/hello/early-\(index).json"), atomically: true, encoding: .utf8)
+        }
+        try flowd.start()
+        for id in 1...3 { XCTAssertEqual(try flowd.waitForRun(id)["status"], "succeeded") }
+        let runs = try flowd.flowadm("runs", "--json").json()["runs"]?.arrayValue ?? []
+        XCTAssertEqual(runs.count, 3, "exactly one run per file")
+    }
+
+    func testFailingStepFailsTheRunAndLaterStepsNeverStart() throws {
+        let flowd = try FlowdHarness(workflows: ["fails.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: fine
+                run: echo fine
+              - id: broken
+                run: echo "about to fail" >&2; exit 3
+              - id: never
+                run: touch "$FLOWD_TRIGGER_FILE.never"
+            """])
+        try flowd.start()
+        try flowd.drop("anything at all", workflow: "fails", name: "job.txt")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "failed")
+        XCTAssertEqual(run["failed_step"], "broken")
+        let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
+        XCTAssertEqual(attempts.map { $0["step"] }, ["fine", "broken"], "the step after a failure must not start")
+        XCTAssertEqual(attempts[1]["exit_code"], 3)
+        XCTAssertEqual(attempts[1]["status"], "failed")
+        XCTAssertEqual(attempts[1]["stderr"], "about to fail\n")
+        try flowd.waitUntil("the file reaches done/") { flowd.exists("spool/done/fails/1.job.txt") }
+
+        let failedOnly = try flowd.flowadm("runs", "--status", "failed", "--json").json()["runs"]?.arrayValue ?? []
+        XCTAssertEqual(failedOnly.map { $0["id"] }, [1])
+    }
+
+    func testStepOutputIsBoundedToTheConfiguredTail() throws {
+        let flowd = try FlowdHarness(
+            workflows: ["chatty.yaml": """
+                on: { spool: { format: raw } }
+                steps:
+                  - id: talk
+                    run: seq 1 100000
+                """],
+            configuration: "limits: { output_bytes: 1KiB }\n")
+        try flowd.start()
+        try flowd.drop("x", workflow: "chatty", name: "go")
+        let attempt = try XCTUnwrap(try flowd.waitForRun(1)["attempts"]?.arrayValue?.first)
+        let stdout = try XCTUnwrap(attempt["stdout"]?.stringValue)
+        XCTAssertEqual(stdout.utf8.count, 1024)
+        XCTAssertTrue(stdout.hasSuffix("99999\n100000\n"))
+        XCTAssertEqual(attempt["stdout_bytes"], 588_895)
+    }
+}

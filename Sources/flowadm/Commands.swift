@@ -29,11 +29,11 @@ struct UsageError: Error { var message: String }
 /// A plain failure with a message: exit status 1 (or the given one).
 struct CommandFailure: Error { var message: String; var status: Int32 = 1 }
 
-struct Verb {
+struct Verb: Sendable {
     var name: String
     var synopsis: String
     var summary: String
-    var run: (Invocation) throws -> Void
+    var run: @Sendable (Invocation) throws -> Void
 }
 
 enum Commands {

@@ -8,7 +8,7 @@ import Glibc
 
 enum Output {
     static let useColor: Bool = isatty(STDOUT_FILENO) != 0 && getenv("NO_COLOR") == nil
-        && String(cString: getenv("TERM") ?? strdup("dumb")) != "dumb"
+        && getenv("TERM").map { String(cString: $0) != "dumb" } ?? false
 
     /// A status word colored by outcome.
     static func status(_ text: String) -> String {
@@ -30,9 +30,11 @@ enum Output {
         var seconds = time_t(microseconds / 1_000_000)
         var parts = tm()
         localtime_r(&seconds, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
-        return String(cString: buffer)
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let length = buffer.withUnsafeMutableBufferPointer { pointer in
+            pointer.withMemoryRebound(to: CChar.self) { strftime($0.baseAddress, $0.count, "%Y-%m-%d %H:%M:%S", &parts) }
+        }
+        return String(decoding: buffer[..<length], as: UTF8.self)
     }
 
     static func duration(_ value: JSONValue?) -> String {

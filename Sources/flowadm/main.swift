@@ -24,8 +24,14 @@ extension String {
     func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }
 
+/// Writes to standard error (fd 2) directly; Swift 6 forbids the C `stderr` global.
+func writeError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = write(2, &bytes, bytes.count)
+}
+
 func exitWith(_ message: String, _ status: Int32) -> Never {
-    if !message.isEmpty { fputs("flowadm: \(message)\n", stderr) }
+    if !message.isEmpty { writeError("flowadm: \(message)\n") }
     exit(status)
 }
 

@@ -17,8 +17,14 @@ let usage = """
       --help       print this help and exit
     """
 
+/// Writes to standard error (fd 2) directly; Swift 6 forbids the C `stderr` global.
+func writeError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = write(2, &bytes, bytes.count)
+}
+
 func fail(_ message: String, status: Int32) -> Never {
-    fputs("flowd: \(message)\n", stderr)
+    writeError("flowd: \(message)\n")
     exit(status)
 }
 

@@ -24,9 +24,12 @@ final class BadInputTests: XCTestCase {
         let problem = try XCTUnwrap(listing["errors"]?.arrayValue?.first)
         XCTAssertEqual(problem["path"]?.stringValue, flowd.path("etc/flowd/workflows/broken.yaml"))
         let messages = problem["errors"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        XCTAssertEqual(messages.first, flowd.path("etc/flowd/workflows/broken.yaml") + ":4:5: unknown key \"rn\" in a step; "
-                       + "expected one of: id, name, run, shell, exec, env, cwd, timeout")
-        XCTAssertTrue(flowd.log.contains("invalid workflow definition: " + flowd.path("etc/flowd/workflows/broken.yaml") + ":4:5"),
+        XCTAssertEqual(messages, [
+            flowd.path("etc/flowd/workflows/broken.yaml") + ":3:5: step \"a\" needs an action: run or exec",
+            flowd.path("etc/flowd/workflows/broken.yaml") + ":4:5: unknown key \"rn\" in a step; "
+                + "expected one of: id, name, run, shell, exec, env, cwd, timeout",
+        ])
+        XCTAssertTrue(flowd.log.contains("invalid workflow definition: " + flowd.path("etc/flowd/workflows/broken.yaml") + ":3:5"),
                       flowd.log)
 
         let human = flowd.flowadm("workflows")
@@ -49,22 +52,25 @@ final class BadInputTests: XCTestCase {
         try flowd.waitUntil("all four refused files are in rejected/") {
             ["garbage.json", "link.json", "pipe.json", "huge.json"].allSatisfy { flowd.exists("spool/rejected/good/\($0).reason") }
         }
-        func reason(_ name: String) throws -> String {
-            try String(contentsOfFile: flowd.path("spool/rejected/good/\(name).reason"), encoding: .utf8)
+        var reasons: [String: String] = [:]
+        for name in ["garbage.json", "link.json", "pipe.json", "huge.json"] {
+            reasons[name] = try String(contentsOfFile: flowd.path("spool/rejected/good/\(name).reason"), encoding: .utf8)
         }
-        XCTAssertTrue(try reason("garbage.json").contains("payload is not valid JSON"), try reason("garbage.json"))
-        XCTAssertTrue(try reason("link.json").contains("is a symlink, not a regular file"))
-        XCTAssertTrue(try reason("pipe.json").contains("is a FIFO, not a regular file"))
-        XCTAssertTrue(try reason("huge.json").contains("2048 bytes, over spool.max_file_size (1024 bytes)"))
+        XCTAssertTrue(reasons["garbage.json"]!.contains("payload is not valid JSON"), reasons["garbage.json"]!)
+        XCTAssertTrue(reasons["link.json"]!.contains("is a symlink, not a regular file"), reasons["link.json"]!)
+        XCTAssertTrue(reasons["pipe.json"]!.contains("is a FIFO, not a regular file"), reasons["pipe.json"]!)
+        XCTAssertTrue(reasons["huge.json"]!.contains("2048 bytes, over spool.max_file_size (1024 bytes)"), reasons["huge.json"]!)
         // The refused files themselves are kept, not deleted; the symlink was not followed.
         XCTAssertTrue(flowd.exists("spool/rejected/good/garbage.json"))
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: flowd.path("spool/rejected/good/link.json")), "/etc/passwd")
 
         // The daemon is still well and the good file ran; no run was made for the refused ones.
-        let runs = try flowd.flowadm("runs", "--json").json()["runs"]?.arrayValue ?? []
-        try flowd.waitUntil("the good file's run ends") { (try? flowd.waitForRun(runs.first?["id"]?.intValue.map(Int.init) ?? 0)) != nil }
-        XCTAssertEqual(try flowd.flowadm("runs", "--json").json()["runs"]?.arrayValue?.compactMap { $0["trigger"]?["name"]?.stringValue },
-                       ["fine.json"])
+        var runs: [JSONValue] = []
+        try flowd.waitUntil("the good file's run succeeds") {
+            runs = (try? flowd.flowadm("runs", "--json").json()["runs"]?.arrayValue) ?? []
+            return runs.first?["status"] == "succeeded"
+        }
+        XCTAssertEqual(runs.compactMap { $0["trigger"]?["name"]?.stringValue }, ["fine.json"])
         XCTAssertEqual(flowd.flowadm("status").status, 0)
     }
 

@@ -62,7 +62,7 @@ final class FlowdHarness {
 
     /// Starts flowd and waits until its control socket answers.
     func start(file: StaticString = #filePath, line: UInt = #line) throws {
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         let process = Process()

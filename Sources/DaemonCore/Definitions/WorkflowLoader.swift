@@ -74,12 +74,15 @@ public enum WorkflowLoader {
         }
         var seen: [String: SourceLocation] = [:]
         for item in items {
-            guard let step = readStep(item, reader: reader) else { continue }
-            if let first = seen[step.id] {
-                reader.report(item["id"] ?? item, "duplicate step id \"\(step.id)\" (first at line \(first.line))")
+            // Duplicates are reported even when a step has other errors.
+            if let idNode = item["id"], let id = idNode.scalarText {
+                if let first = seen[id] {
+                    reader.report(idNode, "duplicate step id \"\(id)\" (first at line \(first.line))")
+                } else {
+                    seen[id] = item.location
+                }
             }
-            seen[step.id] = step.location
-            definition.steps.append(step)
+            if let step = readStep(item, reader: reader) { definition.steps.append(step) }
         }
         return definition
     }

@@ -11,6 +11,9 @@
 // workflow with 10,000 queued files does not starve one with a single file.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One run the engine is carrying (queued or running).
 struct ActiveRun {
@@ -172,12 +175,24 @@ public final class Engine: @unchecked Sendable {
         case .run(let command, let shell):
             spec = ProcessSpec(executable: shell, arguments: ["-c", command], environment: environment)
         case .exec(let arguments):
-            spec = ProcessSpec(executable: arguments[0], arguments: Array(arguments.dropFirst()), environment: environment)
+            let program = Self.resolveProgram(arguments[0], searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+            spec = ProcessSpec(executable: program, arguments: Array(arguments.dropFirst()), environment: environment)
         }
         spec.workingDirectory = step.workingDirectory
         spec.timeout = step.timeout
         spec.outputLimit = configuration.outputLimit
         return spec
+    }
+
+    /// An exec program without a slash is looked up in PATH, as execvp does; when it is
+    /// found nowhere the name is kept and the spawn reports ENOENT naming it.
+    static func resolveProgram(_ program: String, searchPath: String) -> String {
+        guard !program.contains("/") else { return program }
+        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
+            let candidate = directory + "/" + program
+            if access(candidate, X_OK) == 0, (try? FileSystem.status(candidate))?.kind != .directory { return candidate }
+        }
+        return program
     }
 
     private func stepFinished(runID: Int64, stepIndex: Int, result: Result<ProcessOutcome, SystemError>) {

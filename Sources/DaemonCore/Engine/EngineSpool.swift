@@ -11,7 +11,7 @@ extension Engine {
     /// Looks at every workflow directory in incoming/.
     func rescanSpool() {
         for workflow in spool.incomingWorkflows() {
-            if definitions.workflows[workflow] != nil { try? watcher?.watch(workflow: workflow) }
+            try? watcher?.watch(workflow: workflow)
             for name in spool.pendingFiles(workflow) {
                 guard acceptsNewRuns else { return }
                 intake(workflow: workflow, name: name)
@@ -26,7 +26,7 @@ extension Engine {
         case .fileReady(let workflow, let name):
             if acceptsNewRuns && !SpoolDirectory.isIgnoredName(name) { intake(workflow: workflow, name: name) }
         case .workflowDirectoryAppeared(let workflow):
-            if definitions.workflows[workflow] != nil { try? watcher?.watch(workflow: workflow) }
+            try? watcher?.watch(workflow: workflow)
             for name in spool.pendingFiles(workflow) where acceptsNewRuns { intake(workflow: workflow, name: name) }
         case .rescanNeeded:
             rescanSpool()
@@ -38,19 +38,19 @@ extension Engine {
         let incomingPath = spool.incoming(workflow) + "/" + name
         guard let status = try? FileSystem.status(incomingPath) else { return }  // gone already
         guard let definition = definitions.workflows[workflow] else {
-            reject(incomingPath, workflow: workflow, reason: "unknown workflow \"\(workflow)\" (no valid definition in \(paths.workflowsDirectory))")
+            reject(incomingPath, name: name, workflow: workflow, reason: "unknown workflow \"\(workflow)\" (no valid definition in \(paths.workflowsDirectory))")
             return
         }
         guard let format = definition.spoolFormat else {
-            reject(incomingPath, workflow: workflow, reason: "workflow \"\(workflow)\" has no spool trigger (on.spool)")
+            reject(incomingPath, name: name, workflow: workflow, reason: "workflow \"\(workflow)\" has no spool trigger (on.spool)")
             return
         }
         guard status.kind == .regular else {
-            reject(incomingPath, workflow: workflow, reason: "\(name) is \(status.kind.phrase), not a regular file")
+            reject(incomingPath, name: name, workflow: workflow, reason: "\(name) is \(status.kind.phrase), not a regular file")
             return
         }
         guard status.size <= configuration.spoolMaxFileSize else {
-            reject(incomingPath, workflow: workflow,
+            reject(incomingPath, name: name, workflow: workflow,
                    reason: "\(name) is \(status.size) bytes, over spool.max_file_size (\(configuration.spoolMaxFileSize) bytes)")
             return
         }
@@ -69,11 +69,11 @@ extension Engine {
             switch PayloadDecoder.decode(bytes, format: format, fileName: name) {
             case .success(let value): payload = value
             case .failure(let problem):
-                reject(activePath, workflow: workflow, reason: "\(name): \(problem.reason)")
+                reject(activePath, name: name, workflow: workflow, reason: "\(name): \(problem.reason)")
                 return
             }
         } catch {
-            reject(activePath, workflow: workflow, reason: "\(name) could not be read: \(error)")
+            reject(activePath, name: name, workflow: workflow, reason: "\(name) could not be read: \(error)")
             return
         }
         let run = ActiveRun(id: runID, definition: definition, payload: payload, triggerName: name, spoolPath: activePath)
@@ -84,9 +84,9 @@ extension Engine {
         dispatch()
     }
 
-    private func reject(_ path: String, workflow: String, reason: String) {
+    private func reject(_ path: String, name: String, workflow: String, reason: String) {
         do {
-            let destination = try spool.reject(path: path, workflow: workflow, reason: reason)
+            let destination = try spool.reject(path: path, name: name, workflow: workflow, reason: reason)
             logger.log(.warning, "spool file rejected: \(reason); moved to \(destination)", id: .spoolRejected,
                        fields: ["FLOWD_WORKFLOW": workflow])
         } catch {

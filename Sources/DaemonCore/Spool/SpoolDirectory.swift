@@ -63,9 +63,9 @@ struct SpoolDirectory {
         return try moveAvoidingClash(activePath, into: root + "/done/" + workflow, name: name)
     }
 
-    /// Moves a refused file to rejected/<workflow>/ and writes NAME.reason beside it.
-    func reject(path: String, workflow: String, reason: String) throws(SystemError) -> String {
-        let name = String(path.split(separator: "/").last ?? "")
+    /// Moves a refused file to rejected/<workflow>/NAME (its name as the user dropped it)
+    /// and writes NAME.reason beside it.
+    func reject(path: String, name: String, workflow: String, reason: String) throws(SystemError) -> String {
         let destination = try moveAvoidingClash(path, into: root + "/rejected/" + workflow, name: name)
         try? FileSystem.createFile(destination + ".reason", contents: Array((reason + "\n").utf8))
         return destination

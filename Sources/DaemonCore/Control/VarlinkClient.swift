@@ -92,8 +92,16 @@ public final class VarlinkClient {
     // MARK: Connection
 
     private func connect() throws(VarlinkClientError) {
-        do {
-            descriptor = try UnixSocket.connect(path: socketPath, nonBlocking: true)
+        do throws(SystemError) {
+            // Blocking connect waits out a full backlog; reads and writes then poll.
+            let connected = try UnixSocket.connect(path: socketPath, nonBlocking: false)
+            do {
+                try UnixSocket.setNonBlocking(connected)
+            } catch {
+                UnixSocket.closeDescriptor(connected)
+                throw error
+            }
+            descriptor = connected
             decoder = VarlinkFrameDecoder(maxMessageBytes: Self.maxReplyBytes)
         } catch {
             throw .unreachable(path: socketPath, error)

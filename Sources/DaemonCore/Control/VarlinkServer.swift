@@ -134,8 +134,11 @@ public final class VarlinkServer: Sendable {
                 throw SystemError(call: "bind", subject: "\(path) exists and is not a socket", errno: EEXIST)
             }
             do throws(SystemError) {
-                let probe = try UnixSocket.connect(path: path, nonBlocking: false)
+                // Non-blocking: a live server with a full backlog answers EAGAIN, not a hang.
+                let probe = try UnixSocket.connect(path: path, nonBlocking: true)
                 UnixSocket.closeDescriptor(probe)
+                throw SystemError(call: "bind", subject: "another flowd is already listening on \(path)", errno: EADDRINUSE)
+            } catch where error.errno == EAGAIN {
                 throw SystemError(call: "bind", subject: "another flowd is already listening on \(path)", errno: EADDRINUSE)
             } catch where error.errno == ECONNREFUSED {
                 try systemCall("unlink", path) { unlink(path) }  // stale: nobody listens

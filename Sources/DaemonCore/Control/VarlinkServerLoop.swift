@@ -6,7 +6,7 @@
 // reply, later calls wait in a short queue and the socket is not read further. A
 // malformed or oversized message gets an InvalidParameter error, then the connection is
 // closed once that reply is flushed. Socket errors from one client close that client
-// only; a failing poll (which means a bug) traps.
+// only; poll failing with anything but ENOMEM means a bug and traps.
 
 #if canImport(Glibc)
 import Glibc
@@ -86,8 +86,11 @@ final class VarlinkServerLoop: @unchecked Sendable {
             var descriptors = pollDescriptors(order: &order)
             do {
                 try UnixSocket.poll(&descriptors, timeoutMilliseconds: pollTimeout())
+            } catch where error.errno == ENOMEM {
+                usleep(10_000)  // the kernel is short of memory: back off, then poll again
+                continue
             } catch {
-                preconditionFailure("varlink server: \(error)")
+                preconditionFailure("varlink server: \(error)")  // EINVAL: a bug in building the set
             }
             WakeEvent.drain(wakeDescriptor)  // before takeAll, so no wake-up is lost
             if deliverOutbox() { break }

@@ -90,14 +90,14 @@ enum UnixSocket {
         return try systemCall("socket") { socket(AF_UNIX, flags, 0) }
     }
 
-    /// Connects a new socket to `path`. Returns the connected descriptor.
+    /// Connects a new socket to `path`. A blocking socket waits while the listener's
+    /// backlog is full; a non-blocking one fails with EAGAIN instead.
     static func connect(path: String, nonBlocking: Bool) throws(SystemError) -> Int32 {
-        let descriptor = try makeSocket(nonBlocking: false)
+        let descriptor = try makeSocket(nonBlocking: nonBlocking)
         do {
             _ = try withAddress(path) { (address, length) throws(SystemError) in
                 try systemCall("connect", path) { Glibc.connect(descriptor, address, length) }
             }
-            if nonBlocking { try setNonBlocking(descriptor) }
             return descriptor
         } catch {
             closeDescriptor(descriptor)

@@ -108,6 +108,7 @@ ssize_t flowd_write_without_sigpipe(int fd, const void *buffer, size_t length) {
 #include <sys/signalfd.h>
 #include <stdio.h>
 #include <linux/fs.h>
+#include <sys/socket.h>
 
 const unsigned int flowd_epollin = EPOLLIN, flowd_epollout = EPOLLOUT,
                    flowd_epollerr = EPOLLERR, flowd_epollhup = EPOLLHUP;
@@ -148,4 +149,8 @@ int flowd_signalfd_read(int fd) {
 
 int flowd_rename_noreplace(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
+int flowd_accept(int listener) {
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }

@@ -59,6 +59,10 @@ int flowd_signalfd(const int *signals, int count);
 /// Reads one pending signal from a signalfd: its number, or -1 (EAGAIN when none).
 int flowd_signalfd_read(int fd);
 
+/// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK, so an accepted socket is never
+/// inherited by a step spawned at the same moment.
+int flowd_accept(int listener);
+
 /// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing `to`.
 int flowd_rename_noreplace(const char *from, const char *to);
 

@@ -4,13 +4,15 @@
 // SO_PEERCRED, non-blocking send/receive, poll, and the eventfd that wakes the server
 // loop. Every call goes through `systemCall`, so EINTR is retried and a failure throws a
 // SystemError naming the call. Swift's Glibc module hides the _GNU_SOURCE parts of the C
-// library (accept4, eventfd, struct ucred); they are looked up here and nowhere else.
+// library (accept4, eventfd, struct ucred): the first two come from CFlowdShim, ucred
+// is mirrored here.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CFlowdShim
 
 /// Who is on the other end of a control connection, as the kernel saw it at connect time.
 public struct PeerCredentials: Sendable, Equatable {
@@ -26,24 +28,6 @@ public struct PeerCredentials: Sendable, Equatable {
         self.uid = uid
         self.gid = gid
         self.supplementaryGroups = supplementaryGroups
-    }
-}
-
-/// The glibc functions Swift's Glibc module does not import, resolved once by name.
-private enum HiddenLibcCalls {
-    typealias Accept4 = @convention(c) (
-        Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?, Int32
-    ) -> Int32
-    typealias EventFD = @convention(c) (UInt32, Int32) -> Int32
-
-    /// `accept4(2)`; glibc has had it since 2.10, so a missing symbol is a broken system.
-    static let accept4: Accept4 = resolve("accept4", as: Accept4.self)
-    /// `eventfd(2)`.
-    static let eventfd: EventFD = resolve("eventfd", as: EventFD.self)
-
-    private static func resolve<Function>(_ name: String, as type: Function.Type) -> Function {
-        guard let symbol = dlsym(nil, name) else { preconditionFailure("libc has no \(name)") }
-        return unsafeBitCast(symbol, to: type)
     }
 }
 
@@ -126,7 +110,7 @@ enum UnixSocket {
     /// Accepts one connection, non-blocking and close-on-exec; nil when none is waiting.
     static func accept(listener: Int32) throws(SystemError) -> Int32? {
         do {
-            return try systemCall("accept4") { HiddenLibcCalls.accept4(listener, nil, nil, closeOnExec | nonBlocking) }
+            return try systemCall("accept4") { flowd_accept(listener) }
         } catch where error.errno == EAGAIN || error.errno == EWOULDBLOCK || error.errno == ECONNABORTED {
             return nil
         }
@@ -214,7 +198,7 @@ enum UnixSocket {
 /// An eventfd used to wake a poll loop from other threads.
 enum WakeEvent {
     static func make() throws(SystemError) -> Int32 {
-        try systemCall("eventfd") { HiddenLibcCalls.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
+        try systemCall("eventfd") { flowd_eventfd() }
     }
 
     /// Adds one to the counter; a full counter already means "wake up", so errors are moot.

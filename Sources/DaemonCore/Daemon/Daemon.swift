@@ -49,6 +49,10 @@ public final class Daemon {
         }
         let lockDescriptor = try Self.lockStateDirectory(paths.stateDirectory)
         defer { close(lockDescriptor) }
+        // Bound before any thread starts: binding briefly narrows the process umask.
+        // Clients that connect early wait in the backlog until the server runs.
+        let (listener, boundPath) = try openControlSocket()
+        defer { if let boundPath { unlink(boundPath) } }
 
         let journal: RunJournal
         do {
@@ -66,17 +70,13 @@ public final class Daemon {
         engine.onStopped = { loop.stop() }
         try engine.start()
 
-        let (listener, boundPath) = try openControlSocket()
         let server = VarlinkServer(
             listeningDescriptor: listener,
             info: VarlinkServiceInfo(vendor: "flowd", product: "flowd", version: FlowdVersion.current,
                                      url: "https://github.com/flowd/flowd"),
             handlers: [try ControlService(journalPath: paths.journalPath, statusBoard: statusBoard)])
         try server.start()
-        defer {
-            server.stop()
-            if let boundPath { unlink(boundPath) }
-        }
+        defer { server.stop() }
 
         try loop.register(signalDescriptor) { _ in
             for signalNumber in Self.readSignals(signalDescriptor) {

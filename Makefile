@@ -1,0 +1,31 @@
+# flowd: build, test, demo. `make help` lists the targets.
+SWIFT ?= swift
+
+.PHONY: all build release test demo deps clean help
+
+all: build
+
+help:
+	@echo "make demo     install what is missing, build, run flowd on ./demo-root with the examples"
+	@echo "make test     build and run the whole test suite"
+	@echo "make build    debug build (.build/debug/flowd, .build/debug/flowadm)"
+	@echo "make release  release build"
+	@echo "make deps     install the Debian packages the build needs"
+
+deps:
+	@scripts/install-build-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: build
+	$(SWIFT) test
+
+demo: build
+	scripts/demo.sh
+
+clean:
+	rm -rf .build demo-root

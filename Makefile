@@ -22,7 +22,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: build
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 demo: build
 	scripts/demo.sh

@@ -65,7 +65,11 @@ final class DefinitionStore {
     /// The definition files of `directory`, sorted; hidden files are skipped.
     static func definitionFiles(in directory: String) -> [String] {
         let names = (try? FileSystem.entries(directory)) ?? []
-        return names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }
-            .sorted().map { directory + "/" + $0 }
+        return names.filter(isDefinitionFileName).sorted().map { directory + "/" + $0 }
+    }
+
+    /// `*.yaml` and `*.yml`, not hidden (editors' swap and temp files are hidden or end otherwise).
+    static func isDefinitionFileName(_ name: String) -> Bool {
+        !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
     }
 }

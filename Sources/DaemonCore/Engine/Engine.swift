@@ -41,6 +41,9 @@ public final class Engine: @unchecked Sendable {
     let definitions: DefinitionStore
     let spool: SpoolDirectory
     var watcher: SpoolWatcher?
+    var definitionWatcher: DefinitionWatcher?
+    /// The debounced reload after a change in the workflows directory.
+    var pendingReload: EventLoop.TimerID?
     var workers: WorkerPool
     var phase = Phase.starting
     /// Called on the loop thread once the engine has drained and stopped.

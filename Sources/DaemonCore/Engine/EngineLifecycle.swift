@@ -21,6 +21,7 @@ extension Engine {
             for event in watcher.readEvents() { handle(event) }
         }
         for workflow in definitions.workflows.keys { try watcher.watch(workflow: workflow) }
+        try watchDefinitions()
         try settleUnfinishedRuns()
         phase = .running
         rescanSpool()
@@ -42,6 +43,25 @@ extension Engine {
         })
         logger.log(.warning, "\(unfinished.count) run(s) left unfinished by the previous daemon marked interrupted")
     }
+
+    /// Hot reload: a change in the workflows directory reloads the definitions once,
+    /// `reloadDebounce` after the last event of a burst.
+    private func watchDefinitions() throws {
+        let definitionWatcher = try DefinitionWatcher(directory: paths.workflowsDirectory)
+        self.definitionWatcher = definitionWatcher
+        try loop.register(definitionWatcher.descriptor) { [self] _ in
+            guard definitionWatcher.drainChanges() else { return }
+            if let pending = pendingReload { loop.cancel(pending) }
+            pendingReload = loop.schedule(after: Self.reloadDebounce) { [self] in
+                pendingReload = nil
+                guard phase == .running else { return }
+                reloadDefinitions()
+                rescanSpool()
+            }
+        }
+    }
+
+    static let reloadDebounce = Duration.milliseconds(20)
 
     private func scheduleRescan() {
         loop.schedule(after: configuration.spoolRescanInterval) { [self] in

@@ -32,7 +32,8 @@ public final class EventLoop: @unchecked Sendable {
     // The fields below belong to the loop thread.
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private var timers = MinimumHeap<Timer>(by: { ($0.deadline, $0.id.value) < ($1.deadline, $1.id.value) })
-    private var cancelledTimers: Set<TimerID> = []
+    /// Timers scheduled and neither fired nor cancelled.
+    private var pendingTimers: Set<TimerID> = []
     private var nextTimerValue: UInt64 = 1
     private var loopThread: pthread_t?
 
@@ -87,6 +88,7 @@ public final class EventLoop: @unchecked Sendable {
         let id = TimerID(value: nextTimerValue)
         nextTimerValue += 1
         timers.insert(Timer(deadline: deadline, id: id, work: work))
+        pendingTimers.insert(id)
         return id
     }
 
@@ -96,9 +98,9 @@ public final class EventLoop: @unchecked Sendable {
         schedule(at: .now + delay, work)
     }
 
-    /// Cancels a timer that has not fired yet. Loop thread only.
+    /// Cancels a timer that has not fired yet (a fired one is ignored). Loop thread only.
     public func cancel(_ timer: TimerID) {
-        cancelledTimers.insert(timer)
+        pendingTimers.remove(timer)
     }
 
     /// Runs the loop on the calling thread until `stop()`.
@@ -141,7 +143,7 @@ public final class EventLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         while let first = timers.first, first.deadline <= now {
             let timer = timers.removeFirst()
-            if cancelledTimers.remove(timer.id) != nil { continue }
+            guard pendingTimers.remove(timer.id) != nil else { continue }  // cancelled
             timer.work()
         }
     }

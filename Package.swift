@@ -24,6 +24,6 @@ let package = Package(
         .executableTarget(name: "flowd", dependencies: ["DaemonCore"]),
         .executableTarget(name: "flowadm", dependencies: ["DaemonCore"]),
         .testTarget(name: "DaemonCoreTests", dependencies: ["DaemonCore"], exclude: ["Definitions/Fixtures"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DaemonCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DaemonCore"], exclude: ["Support"]),
     ]
 )

@@ -40,8 +40,15 @@ enum Commands {
     static let verbs: [Verb] = [
         Verb(name: "status", synopsis: "status", summary: "the daemon's state and run counts", run: status),
         Verb(name: "workflows", synopsis: "workflows", summary: "loaded workflows and definition errors", run: workflows),
-        Verb(name: "runs", synopsis: "runs [--workflow W] [--status S] [--limit N]", summary: "recent runs, newest first", run: runs),
+        Verb(name: "workflow", synopsis: "workflow NAME", summary: "one workflow and its versions", run: ObserveCommands.workflow),
+        Verb(name: "runs", synopsis: "runs [--workflow W] [--status S] [--since T] [--limit N]", summary: "recent runs, newest first", run: runs),
         Verb(name: "show", synopsis: "show RUN", summary: "a run's steps, attempts, exit codes and output", run: show),
+        Verb(name: "logs", synopsis: "logs RUN [-f]", summary: "a run's step output (-f: until it ends)", run: ObserveCommands.logs),
+        Verb(name: "watch", synopsis: "watch [--workflow W] [--run RUN]", summary: "live events", run: ObserveCommands.watch),
+        Verb(name: "stats", synopsis: "stats [WORKFLOW] [--last N]", summary: "success rate, durations, failing steps", run: ObserveCommands.stats),
+        Verb(name: "metrics", synopsis: "metrics", summary: "Prometheus text format", run: ObserveCommands.metrics),
+        Verb(name: "spool", synopsis: "spool", summary: "pending, held and rejected spool files", run: ObserveCommands.spool),
+        Verb(name: "reload", synopsis: "reload", summary: "re-read workflow definitions (admins)", run: ObserveCommands.reload),
         Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
     ]
 
@@ -83,6 +90,11 @@ enum Commands {
             switch option {
             case "--workflow": parameters["workflow"] = .string(value)
             case "--status": parameters["status"] = .string(value)
+            case "--since":
+                guard let since = TimeArgument.parse(value) else {
+                    throw UsageError(message: "--since takes a duration ago (30m, 2h, 1d), a date (2026-11-22), a local time (\"2026-11-22 04:00\") or RFC 3339 UTC")
+                }
+                parameters["since"] = .string(WallClock.rfc3339(microseconds: since))
             case "--limit":
                 guard let limit = Int64(value), limit > 0 else { throw UsageError(message: "--limit needs a positive number") }
                 parameters["limit"] = .int(limit)

@@ -128,6 +128,50 @@ final class FlowdHarness {
                              standardError: String(decoding: errorData, as: UTF8.self))
     }
 
+    /// Runs any program and collects its output.
+    func run(_ executable: String, _ arguments: [String]) -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do { try process.run() } catch { return CommandResult(status: -1, standardOutput: "", standardError: "\(error)") }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+                             standardError: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Starts a long-running flowadm (watch, logs -f) writing to a file.
+    func startFlowadm(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowadm")
+        process.arguments = ["--root", root] + arguments
+        let outputPath = root + "/flowadm-\(UUID().uuidString.prefix(8)).out"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath + ".err", contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath + ".err"))
+        process.environment = ["FLOWADM_OUTPUT_PATH": outputPath]
+        try process.run()
+        return process
+    }
+
+    /// What a flowadm started with startFlowadm has written to stderr so far.
+    func errorOutput(of process: Process) -> String {
+        (try? String(contentsOfFile: (process.environment?["FLOWADM_OUTPUT_PATH"] ?? "") + ".err", encoding: .utf8)) ?? ""
+    }
+
+    /// Stops a flowadm started with startFlowadm and returns what it printed.
+    func stopFlowadm(_ process: Process) throws -> String {
+        let outputPath = process.environment?["FLOWADM_OUTPUT_PATH"] ?? ""
+        process.terminate()
+        process.waitUntilExit()
+        return try String(contentsOfFile: outputPath, encoding: .utf8)
+    }
+
     /// Writes a trigger file the way a careful user does: a dotfile, then rename into place.
     func drop(_ contents: String, workflow: String, name: String) throws {
         let directory = root + "/spool/incoming/" + workflow

@@ -74,6 +74,27 @@ enum ControlInterface {
 
         type DefinitionProblem (path: string, errors: []string)
 
+        type DefinitionVersion (version: string, path: string, loaded_at: string)
+
+        type Durations (min: ?int, avg: ?int, p95: ?int, max: ?int)
+
+        type WorkflowStats (
+          workflow: string,
+          runs: int,
+          succeeded: int,
+          failed: int,
+          success_rate: ?float,
+          duration_ms: Durations,
+          last_error: ?object,
+          most_failing_step: ?object
+        )
+
+        type SpoolPending (workflow: string, files: int)
+
+        type SpoolFile (workflow: string, file: string)
+
+        type SpoolRejected (workflow: string, file: string, reason: string, rejected_at: string)
+
         # The daemon's state and counts.
         method GetStatus() -> (
           version: string,
@@ -92,14 +113,39 @@ enum ControlInterface {
         # Loaded workflows, and the definition files that failed to load.
         method ListWorkflows() -> (workflows: []Workflow, errors: []DefinitionProblem)
 
-        # Runs, newest first.
-        method ListRuns(workflow: ?string, status: ?string, limit: ?int) -> (runs: []RunSummary)
+        # A loaded workflow and every version of it the journal has seen.
+        method GetWorkflow(name: string) -> (workflow: ?Workflow, versions: []DefinitionVersion)
+
+        # Runs, newest first; since is an RFC 3339 time (runs created at or after it).
+        method ListRuns(workflow: ?string, status: ?string, since: ?string, limit: ?int) -> (runs: []RunSummary)
 
         # One run with all its step attempts.
         method GetRun(id: int) -> (run: RunDetails)
 
+        # The output of a run's finished attempts. With follow (and "more"), further
+        # replies carry each attempt as it finishes, until the run ends.
+        method GetLogs(id: int, follow: ?bool) -> (entries: ?[]StepAttempt, status: ?string, event: ?object)
+
+        # Live engine events (needs "more"); optionally one workflow's or one run's.
+        method Watch(workflow: ?string, run: ?int) -> (event: object)
+
+        # Outcomes and durations over the last `last` finished runs (default 1000).
+        method GetStats(workflow: ?string, last: ?int) -> (workflows: []WorkflowStats, window: int)
+
+        # Metrics in the Prometheus text exposition format.
+        method GetMetrics() -> (text: string)
+
+        # Spool files: pending per workflow, held, and rejected with their reasons.
+        method ListSpool() -> (pending: []SpoolPending, held: []SpoolFile, rejected: []SpoolRejected)
+
+        # Re-read the workflow definitions (as SIGHUP does). Admins only.
+        method Reload() -> (workflows: int, definition_errors: int)
+
         # No such run, workflow or step.
         error NotFound (kind: string, name: string)
+
+        # The caller's uid and groups do not allow this method.
+        error PermissionDenied (message: string)
 
         # The journal could not be read.
         error JournalError (message: string)

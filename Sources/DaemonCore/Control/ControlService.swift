@@ -1,65 +1,88 @@
 // ControlService.swift: the io.flowd.Control methods, one closed set handled in one place.
 //
-// Runs on the Varlink server's thread. Reads come from the journal through this
-// service's own read-only connection, or from the engine's published snapshot; nothing
-// here touches engine state directly (mutations will go through EventLoop.execute).
-// Bad parameters get org.varlink.service.InvalidParameter naming the parameter.
+// Runs on the Varlink server's thread. Every method names the access it needs; a caller
+// without it gets io.flowd.Control.PermissionDenied. Reads come from the journal through
+// this service's own read-only connection, from the engine's published snapshot, or from
+// the spool directories; changes go to the engine through its loop (EventLoop.execute)
+// and are journaled as run events with the caller's uid and pid. Bad parameters get
+// org.varlink.service.InvalidParameter naming the parameter.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// What the control service needs from the rest of the daemon.
+struct ControlDependencies: Sendable {
+    var journalPath: String
+    var statusBoard: EngineStatusBoard
+    var events: EventHub
+    var engine: Engine
+    var journal: RunJournal
+    var logger: DaemonLogger
+    var paths: DaemonPaths
+    var authorizer: ControlAuthorizer
+}
+
 /// The handler of io.flowd.Control. Its JournalReader is used only on the server thread.
 final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
     let interfaceName = ControlInterface.name
     let interfaceDescription = ControlInterface.description
-    private let reader: JournalReader
-    private let statusBoard: EngineStatusBoard
+    let reader: JournalReader
+    let dependencies: ControlDependencies
     static let maximumListLimit = 10_000
 
-    init(journalPath: String, statusBoard: EngineStatusBoard) throws(SQLiteError) {
-        reader = try JournalReader(path: journalPath)
-        self.statusBoard = statusBoard
+    struct InvalidParameter: Error { var name: String }
+    struct NotFound: Error { var kind: String; var name: String }
+
+    typealias Method = @Sendable (ControlService) -> (VarlinkCall, PeerCredentials, VarlinkReplySink) throws -> Void
+
+    /// Every method with the access it needs.
+    static let methods: [String: (access: ControlAccess, run: Method)] = [
+        "GetStatus": (.read, { $0.getStatus }),
+        "ListWorkflows": (.read, { $0.listWorkflows }),
+        "GetWorkflow": (.read, { $0.getWorkflow }),
+        "ListRuns": (.read, { $0.listRuns }),
+        "GetRun": (.read, { $0.getRun }),
+        "GetLogs": (.read, { $0.getLogs }),
+        "Watch": (.read, { $0.watch }),
+        "GetStats": (.read, { $0.getStats }),
+        "GetMetrics": (.read, { $0.getMetrics }),
+        "ListSpool": (.read, { $0.listSpool }),
+        "Reload": (.admin, { $0.reload }),
+    ]
+
+    init(_ dependencies: ControlDependencies) throws(SQLiteError) {
+        reader = try JournalReader(path: dependencies.journalPath)
+        self.dependencies = dependencies
     }
 
     func handle(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) {
+        guard let method = Self.methods[call.methodName] else {
+            reply.error("org.varlink.service.MethodNotFound", ["method": .string(call.method)])
+            return
+        }
+        guard dependencies.authorizer.access(for: peer) >= method.access else {
+            reply.error("io.flowd.Control.PermissionDenied", [
+                "message": .string("uid \(peer.uid) may not call \(call.methodName); ask an admin of flowd (group \(adminGroupName))"),
+            ])
+            return
+        }
         do {
-            switch call.methodName {
-            case "GetStatus": reply.reply(status())
-            case "ListWorkflows":
-                let snapshot = statusBoard.current
-                reply.reply(["workflows": .array(snapshot.workflows), "errors": .array(snapshot.definitionErrors)])
-            case "ListRuns": reply.reply(try listRuns(call.parameters))
-            case "GetRun": try getRun(call.parameters, reply: reply)
-            default: reply.error("org.varlink.service.MethodNotFound", ["method": .string(call.method)])
-            }
+            try method.run(self)(call, peer, reply)
         } catch let error as InvalidParameter {
             reply.error("org.varlink.service.InvalidParameter", ["parameter": .string(error.name)])
+        } catch let error as NotFound {
+            reply.error("io.flowd.Control.NotFound", ["kind": .string(error.kind), "name": .string(error.name)])
         } catch {
             reply.error("io.flowd.Control.JournalError", ["message": .string("\(error)")])
         }
     }
 
-    private struct InvalidParameter: Error { var name: String }
+    private var adminGroupName: String { dependencies.engine.configuration.adminGroup }
 
-    private func status() -> [String: JSONValue] {
-        let snapshot = statusBoard.current
-        return [
-            "version": .string(FlowdVersion.current),
-            "pid": .int(Int64(getpid())),
-            "phase": .string(snapshot.phase),
-            "started_at": .string(WallClock.rfc3339(microseconds: snapshot.startedAt)),
-            "workers": .int(Int64(snapshot.workers)),
-            "busy_workers": .int(Int64(snapshot.busyWorkers)),
-            "running": .int(Int64(snapshot.running)),
-            "queued": .int(Int64(snapshot.queued)),
-            "waiting": .int(Int64(snapshot.waiting)),
-            "workflows": .int(Int64(snapshot.workflows.count)),
-            "definition_errors": .int(Int64(snapshot.definitionErrors.count)),
-        ]
-    }
+    // MARK: Parameters
 
-    private func optionalString(_ parameters: [String: JSONValue], _ name: String) throws -> String? {
+    func optionalString(_ parameters: [String: JSONValue], _ name: String) throws -> String? {
         switch parameters[name] {
         case nil, .null?: return nil
         case .string(let text)?: return text
@@ -67,24 +90,30 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         }
     }
 
-    private func listRuns(_ parameters: [String: JSONValue]) throws -> [String: JSONValue] {
-        var limit = 50
-        if let value = parameters["limit"], value != .null {
-            guard let number = value.intValue, number > 0 else { throw InvalidParameter(name: "limit") }
-            limit = Int(min(number, Int64(Self.maximumListLimit)))
-        }
-        let runs = try reader.runs(workflow: optionalString(parameters, "workflow"),
-                                   status: optionalString(parameters, "status"), limit: limit)
-        return ["runs": .array(runs)]
+    func optionalPositiveInteger(_ parameters: [String: JSONValue], _ name: String) throws -> Int? {
+        guard let value = parameters[name], value != .null else { return nil }
+        guard let number = value.intValue, number > 0 else { throw InvalidParameter(name: name) }
+        return Int(min(number, Int64(Self.maximumListLimit)))
     }
 
-    private func getRun(_ parameters: [String: JSONValue], reply: VarlinkReplySink) throws {
-        guard let id = parameters["id"]?.intValue else { throw InvalidParameter(name: "id") }
-        guard let run = try reader.run(id: id) else {
-            reply.error("io.flowd.Control.NotFound", ["kind": "run", "name": .string(String(id))])
-            return
+    func requiredRunID(_ parameters: [String: JSONValue]) throws -> Int64 {
+        guard let id = parameters["id"]?.intValue, id > 0 else { throw InvalidParameter(name: "id") }
+        return id
+    }
+
+    // MARK: Changes
+
+    private func reload(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let engine = dependencies.engine
+        dependencies.journal.submit([.event(RunEvent(kind: "reload", uid: peer.uid, pid: peer.pid))])
+        dependencies.logger.log(.notice, "reload requested by uid \(peer.uid) (pid \(peer.pid))", id: .adminAction,
+                                fields: ["FLOWD_UID": "\(peer.uid)", "FLOWD_PID": "\(peer.pid)"])
+        engine.loop.execute {
+            engine.reload()
+            let snapshot = engine.statusBoard.current
+            reply.reply(["workflows": .int(Int64(snapshot.workflows.count)),
+                         "definition_errors": .int(Int64(snapshot.definitionErrors.count))])
         }
-        reply.reply(["run": run])
     }
 }
 

@@ -65,8 +65,9 @@ public final class Daemon {
         let loop = try EventLoop()
         let statusBoard = EngineStatusBoard()
         let notifier = SystemdNotifier()
+        let events = EventHub()
         let engine = Engine(loop: loop, configuration: configuration, paths: paths, journal: journal,
-                            logger: logger, statusBoard: statusBoard, notifier: notifier)
+                            logger: logger, statusBoard: statusBoard, notifier: notifier, events: events)
         engine.onStopped = { loop.stop() }
         try engine.start()
 
@@ -74,7 +75,10 @@ public final class Daemon {
             listeningDescriptor: listener,
             info: VarlinkServiceInfo(vendor: "flowd", product: "flowd", version: FlowdVersion.current,
                                      url: "https://github.com/flowd/flowd"),
-            handlers: [try ControlService(journalPath: paths.journalPath, statusBoard: statusBoard)])
+            handlers: [try ControlService(ControlDependencies(
+                journalPath: paths.journalPath, statusBoard: statusBoard, events: events, engine: engine, journal: journal,
+                logger: logger, paths: paths,
+                authorizer: ControlAuthorizer(adminGroup: configuration.adminGroup, readGroup: configuration.readGroup)))])
         try server.start()
         defer { server.stop() }
 

@@ -24,6 +24,7 @@ struct ActiveRun {
     var spoolPath: String?
     var stepIndex = 0
     var started = false
+    var startedAt: Int64?
     var cancellation: ProcessCancellation?
 }
 
@@ -38,6 +39,7 @@ public final class Engine: @unchecked Sendable {
     let logger: DaemonLogger
     let statusBoard: EngineStatusBoard
     let notifier: SystemdNotifier
+    let events: EventHub
     let definitions: DefinitionStore
     let spool: SpoolDirectory
     var watcher: SpoolWatcher?
@@ -65,7 +67,7 @@ public final class Engine: @unchecked Sendable {
     let baseEnvironment: [String: String]
 
     public init(loop: EventLoop, configuration: DaemonConfiguration, paths: DaemonPaths, journal: RunJournal,
-                logger: DaemonLogger, statusBoard: EngineStatusBoard, notifier: SystemdNotifier) {
+                logger: DaemonLogger, statusBoard: EngineStatusBoard, notifier: SystemdNotifier, events: EventHub) {
         self.loop = loop
         self.configuration = configuration
         self.paths = paths
@@ -73,6 +75,7 @@ public final class Engine: @unchecked Sendable {
         self.logger = logger
         self.statusBoard = statusBoard
         self.notifier = notifier
+        self.events = events
         definitions = DefinitionStore(directory: paths.workflowsDirectory)
         spool = SpoolDirectory(root: paths.spoolDirectory)
         workers = WorkerPool(size: configuration.workers)
@@ -133,10 +136,13 @@ public final class Engine: @unchecked Sendable {
         var writes: [JournalWrite] = []
         if !run.started {
             run.started = true
+            run.startedAt = now
             writes.append(.runStarted(runID: runID, at: now))
             logger.log(.info, "run \(runID) of \(run.definition.name) started", id: .runStarted,
-                       fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name])
+                       fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STATUS": "running"])
+            events.publish(["kind": "run_started"], runID: runID, workflow: run.definition.name)
         }
+        events.publish(["kind": "attempt_started", "step": .string(step.id), "attempt": 1], runID: runID, workflow: run.definition.name)
         writes.append(.attemptStarted(runID: runID, stepIndex: run.stepIndex, stepID: step.id, attempt: 1, at: now))
         let cancellation = ProcessCancellation()
         run.cancellation = cancellation
@@ -203,6 +209,7 @@ public final class Engine: @unchecked Sendable {
         guard var run = runs[runID] else { return }
         run.cancellation = nil
         let step = run.definition.steps[stepIndex]
+        var durationMilliseconds: Int64 = 0
         var end = AttemptEnd(runID: runID, stepIndex: stepIndex, attempt: 1, status: "failed",
                              endedAt: WallClock.nowMicroseconds(), exitCode: nil, signal: nil, standardOutput: "",
                              standardError: "", standardOutputBytes: 0, standardErrorBytes: 0, error: nil)
@@ -212,6 +219,7 @@ public final class Engine: @unchecked Sendable {
             end.standardError = String(decoding: outcome.standardError, as: UTF8.self)
             end.standardOutputBytes = outcome.standardOutputBytes
             end.standardErrorBytes = outcome.standardErrorBytes
+            durationMilliseconds = (outcome.endedAt - outcome.startedAt).milliseconds
             switch outcome.termination {
             case .exited(let code): end.exitCode = code
             case .signaled(let signal): end.signal = signal
@@ -237,7 +245,12 @@ public final class Engine: @unchecked Sendable {
                    "run \(runID) step \(step.id) attempt 1 \(end.status)" + (end.error.map { ": \($0)" } ?? ""),
                    id: .stepAttemptFinished,
                    fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": step.id,
-                            "FLOWD_ATTEMPT": "1", "FLOWD_STATUS": end.status])
+                            "FLOWD_ATTEMPT": "1", "FLOWD_STATUS": end.status, "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        events.publish(["kind": "attempt_finished", "step": .string(step.id), "attempt": 1, "status": .string(end.status),
+                        "exit_code": end.exitCode.map { .int(Int64($0)) } ?? .null, "duration_ms": .int(durationMilliseconds),
+                        "stdout": .string(end.standardOutput), "stderr": .string(end.standardError),
+                        "error": end.error.map(JSONValue.string) ?? .null],
+                       runID: runID, workflow: run.definition.name)
         if end.status == "interrupted" {
             runs[runID] = nil
             runningPerWorkflow[run.definition.name, default: 1] -= 1
@@ -259,10 +272,15 @@ public final class Engine: @unchecked Sendable {
         guard let run = runs.removeValue(forKey: runID) else { return }
         runningPerWorkflow[run.definition.name, default: 1] -= 1
         let endedAt = WallClock.nowMicroseconds()
+        let durationMilliseconds = run.startedAt.map { (endedAt - $0) / 1000 } ?? 0
         logger.log(status == "succeeded" ? .info : .error,
                    "run \(runID) of \(run.definition.name) \(status)" + (failedStep.map { " at step \($0)" } ?? ""),
                    id: .runFinished,
-                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STATUS": status])
+                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STATUS": status,
+                            "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        events.publish(["kind": "run_finished", "status": .string(status), "failed_step": failedStep.map(JSONValue.string) ?? .null,
+                        "error": error.map(JSONValue.string) ?? .null, "duration_ms": .int(durationMilliseconds)],
+                       runID: runID, workflow: run.definition.name)
         journal.submit([.runFinished(runID: runID, status: status, at: endedAt, failedStep: failedStep, error: error)]) { [self] outcome in
             guard case .success = outcome, let activePath = run.spoolPath else { return }
             loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath) }

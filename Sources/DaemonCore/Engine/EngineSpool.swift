@@ -81,6 +81,7 @@ extension Engine {
             id: runID, workflow: workflow, definitionHash: definition.version, triggerKind: "spool", triggerName: name,
             spoolPath: activePath, payload: payload, createdAt: WallClock.nowMicroseconds()))])
         enqueue(run)
+        events.publish(["kind": "run_queued", "trigger": ["kind": "spool", "name": .string(name)]], runID: runID, workflow: workflow)
         dispatch()
     }
 
@@ -89,6 +90,7 @@ extension Engine {
             let destination = try spool.reject(path: path, name: name, workflow: workflow, reason: reason)
             logger.log(.warning, "spool file rejected: \(reason); moved to \(destination)", id: .spoolRejected,
                        fields: ["FLOWD_WORKFLOW": workflow])
+            events.publish(["kind": "spool_rejected", "file": .string(name), "reason": .string(reason)], runID: nil, workflow: workflow)
         } catch {
             logger.log(.error, "could not move refused spool file \(path) to rejected/: \(error) (reason: \(reason))",
                        fields: ["FLOWD_WORKFLOW": workflow])

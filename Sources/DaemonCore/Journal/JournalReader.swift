@@ -16,11 +16,12 @@ final class JournalReader {
     }
 
     /// Runs, newest first, filtered by workflow and status.
-    func runs(workflow: String?, status: String?, limit: Int) throws(SQLiteError) -> [JSONValue] {
+    func runs(workflow: String?, status: String?, since: Int64? = nil, limit: Int) throws(SQLiteError) -> [JSONValue] {
         var conditions: [String] = []
         var arguments: [SQLiteValue] = []
         if let workflow { conditions.append("workflow = ?"); arguments.append(.text(workflow)) }
         if let status { conditions.append("status = ?"); arguments.append(.text(status)) }
+        if let since { conditions.append("created_at >= ?"); arguments.append(.integer(since)) }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(.integer(Int64(limit)))
         return try connection.query("""
@@ -48,7 +49,7 @@ final class JournalReader {
         return .object(run)
     }
 
-    private static func time(_ row: SQLiteRow, _ column: String) -> JSONValue {
+    static func time(_ row: SQLiteRow, _ column: String) -> JSONValue {
         row.int(column).map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null
     }
 
@@ -100,5 +101,61 @@ extension JournalReader {
     /// Runs recorded as queued or running (left so by a previous daemon).
     func unfinishedRunIDs() throws(SQLiteError) -> [Int64] {
         try connection.query("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY id").compactMap { $0.int("id") }
+    }
+}
+
+extension JournalReader {
+    /// Every version of a workflow ever loaded, newest first.
+    func definitionVersions(workflow: String) throws(SQLiteError) -> [JSONValue] {
+        try connection.query("""
+            SELECT hash, source_path, loaded_at FROM definitions WHERE workflow = ? ORDER BY loaded_at DESC
+            """, [.text(workflow)]).map { row in
+            .object(["version": .string(row.string("hash") ?? ""), "path": .string(row.string("source_path") ?? ""),
+                     "loaded_at": Self.time(row, "loaded_at")])
+        }
+    }
+
+    /// Runs per workflow and status, for metrics.
+    func runCounts() throws(SQLiteError) -> [(workflow: String, status: String, count: Int64)] {
+        try connection.query("SELECT workflow, status, COUNT(*) AS count FROM runs GROUP BY workflow, status ORDER BY workflow, status")
+            .map { ($0.string("workflow") ?? "", $0.string("status") ?? "", $0.int("count") ?? 0) }
+    }
+
+    /// Outcome and duration figures over the last `window` finished runs of a workflow.
+    func statistics(workflow: String, window: Int) throws(SQLiteError) -> JSONValue {
+        let rows = try connection.query("""
+            SELECT status, started_at, ended_at, failed_step, error, id FROM runs
+            WHERE workflow = ? AND ended_at IS NOT NULL ORDER BY id DESC LIMIT ?
+            """, [.text(workflow), .integer(Int64(window))])
+        let succeeded = rows.filter { $0.string("status") == "succeeded" }.count
+        let failed = rows.filter { $0.string("status") == "failed" }.count
+        let durations = rows.compactMap { row -> Int64? in
+            guard let start = row.int("started_at"), let end = row.int("ended_at") else { return nil }
+            return (end - start) / 1000
+        }.sorted()
+        var failingSteps: [String: Int] = [:]
+        for row in rows { if let step = row.string("failed_step") { failingSteps[step, default: 0] += 1 } }
+        let mostFailing = failingSteps.max { ($0.value, $1.key) < ($1.value, $0.key) }
+        let lastFailure = rows.first { $0.string("status") == "failed" }
+        func duration(_ value: Int64?) -> JSONValue { value.map(JSONValue.int) ?? .null }
+        let p95Index = durations.isEmpty ? nil : min(durations.count - 1, Int((Double(durations.count) * 0.95).rounded(.up)) - 1)
+        return .object([
+            "workflow": .string(workflow),
+            "runs": .int(Int64(rows.count)),
+            "succeeded": .int(Int64(succeeded)),
+            "failed": .int(Int64(failed)),
+            "success_rate": rows.isEmpty ? .null : .double(Double(succeeded) / Double(rows.count)),
+            "duration_ms": .object([
+                "min": duration(durations.first),
+                "avg": durations.isEmpty ? .null : .int(durations.reduce(0, +) / Int64(durations.count)),
+                "p95": duration(p95Index.map { durations[max(0, $0)] }),
+                "max": duration(durations.last),
+            ]),
+            "last_error": lastFailure.map { row in
+                .object(["run": .int(row.int("id") ?? 0), "step": row.string("failed_step").map(JSONValue.string) ?? .null,
+                         "error": row.string("error").map(JSONValue.string) ?? .null, "ended_at": Self.time(row, "ended_at")])
+            } ?? .null,
+            "most_failing_step": mostFailing.map { .object(["step": .string($0.key), "failures": .int(Int64($0.value))]) } ?? .null,
+        ])
     }
 }

@@ -48,5 +48,19 @@ enum JournalSchema {
                 PRIMARY KEY (run_id, step_index, attempt)
             ) WITHOUT ROWID;
             """),
+        SQLiteMigration(name: "create run events (admin actions with the caller's uid and pid)", sql: """
+            CREATE TABLE run_events (
+                id       INTEGER PRIMARY KEY,
+                at       INTEGER NOT NULL,
+                run_id   INTEGER,
+                workflow TEXT,
+                kind     TEXT NOT NULL,
+                uid      INTEGER,
+                pid      INTEGER,
+                details  TEXT
+            );
+            CREATE INDEX run_events_by_run ON run_events (run_id, id);
+            CREATE INDEX runs_by_workflow_ended ON runs (workflow, ended_at);
+            """),
     ]
 }

@@ -32,6 +32,23 @@ public struct AttemptEnd: Sendable {
     public var error: String?
 }
 
+/// Something that happened to a run or to the daemon, with who made it happen.
+public struct RunEvent: Sendable {
+    public var at: Int64
+    public var runID: Int64?
+    public var workflow: String?
+    public var kind: String
+    public var uid: UInt32?
+    public var pid: Int32?
+    public var details: JSONValue
+
+    public init(at: Int64 = WallClock.nowMicroseconds(), runID: Int64? = nil, workflow: String? = nil, kind: String,
+                uid: UInt32? = nil, pid: Int32? = nil, details: JSONValue = .null) {
+        self.at = at; self.runID = runID; self.workflow = workflow; self.kind = kind
+        self.uid = uid; self.pid = pid; self.details = details
+    }
+}
+
 /// One change to the journal.
 public enum JournalWrite: Sendable {
     case definitionLoaded(hash: String, workflow: String, canonical: String, sourcePath: String, at: Int64)
@@ -41,6 +58,8 @@ public enum JournalWrite: Sendable {
     case runSpoolPath(runID: Int64, path: String?)
     case attemptStarted(runID: Int64, stepIndex: Int, stepID: String, attempt: Int, at: Int64)
     case attemptFinished(AttemptEnd)
+    /// An event in a run's or the daemon's story: an admin action with who asked.
+    case event(RunEvent)
     /// Marks attempts still recorded as running as interrupted (their process is gone).
     case runningAttemptsInterrupted(runID: Int64, at: Int64)
 
@@ -79,6 +98,11 @@ public enum JournalWrite: Sendable {
                  .text(end.standardOutput), .text(end.standardError), .integer(Int64(end.standardOutputBytes)),
                  .integer(Int64(end.standardErrorBytes)), SQLiteValue(end.error),
                  .integer(end.runID), .integer(Int64(end.stepIndex)), .integer(Int64(end.attempt))])
+        case .event(let event):
+            try connection.execute(
+                "INSERT INTO run_events (at, run_id, workflow, kind, uid, pid, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.integer(event.at), SQLiteValue(event.runID), SQLiteValue(event.workflow), .text(event.kind),
+                 SQLiteValue(event.uid.map(Int64.init)), SQLiteValue(event.pid.map(Int64.init)), .text(event.details.serialized())])
         case .runningAttemptsInterrupted(let runID, let at):
             try connection.execute("""
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'

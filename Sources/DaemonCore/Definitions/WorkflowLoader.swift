@@ -57,9 +57,7 @@ public enum WorkflowLoader {
             reader.report(members["name"]?.location ?? root.location,
                           "workflow name \"\(name)\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
         }
-        var definition = WorkflowDefinition(
-            name: name, description: nil, sourcePath: path, spoolFormat: nil, manualTrigger: true,
-            concurrency: 1, environment: [:], steps: [])
+        var definition = WorkflowDefinition(name: name, sourcePath: path, steps: [])
         if let node = members["description"] { definition.description = reader.string(node, what: "description") }
         if let node = members["concurrency"] { definition.concurrency = reader.integer(node, what: "concurrency", range: 1...10_000) ?? 1 }
         if let node = members["env"] { definition.environment = reader.stringMap(node, what: "env") ?? [:] }
@@ -146,13 +144,11 @@ public enum WorkflowLoader {
             reader.report(node, "step \"\(id)\" needs an action: run or exec")
             return nil
         }
-        return StepDefinition(
-            id: id,
-            name: members["name"].flatMap { reader.string($0, what: "name") },
-            action: action,
-            environment: members["env"].flatMap { reader.stringMap($0, what: "env") } ?? [:],
-            workingDirectory: members["cwd"].flatMap { reader.string($0, what: "cwd") },
-            timeout: members["timeout"].flatMap { reader.duration($0, what: "timeout") },
-            location: node.location)
+        var step = StepDefinition(id: id, kind: .run(RunStep(action: action)), location: node.location)
+        step.name = members["name"].flatMap { reader.string($0, what: "name") }
+        step.environment = members["env"].flatMap { reader.stringMap($0, what: "env") } ?? [:]
+        step.workingDirectory = members["cwd"].flatMap { reader.string($0, what: "cwd") }
+        step.timeout = members["timeout"].flatMap { reader.duration($0, what: "timeout") }
+        return step
     }
 }

@@ -104,3 +104,53 @@ final class NodeReader {
         return items.compactMap { string($0, what: "an item of \(what)") }
     }
 }
+
+extension NodeReader {
+    /// A duration greater than zero.
+    func positiveDuration(_ node: YAMLNode, what: String) -> Duration? {
+        guard let duration = duration(node, what: what) else { return nil }
+        guard duration > .zero else {
+            report(node, "\(what) must be longer than 0")
+            return nil
+        }
+        return duration
+    }
+
+    /// A number (integer or not) of at least `minimum`.
+    func number(_ node: YAMLNode, what: String, minimum: Double, maximum: Double) -> Double? {
+        let value: Double
+        switch node.resolvedScalar {
+        case .int(let number)?: value = Double(number)
+        case .double(let number)? where number.isFinite: value = number
+        default:
+            report(node, "\(what) must be a number, found \(node.kindName)")
+            return nil
+        }
+        guard value >= minimum && value <= maximum else {
+            report(node, "\(what) must be between \(minimum) and \(maximum), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    /// A list of integers in `range`.
+    func integerList(_ node: YAMLNode, what: String, range: ClosedRange<Int>) -> [Int]? {
+        guard let items = node.items else {
+            report(node, "\(what) must be a list, found \(node.kindName)")
+            return nil
+        }
+        return items.compactMap { integer($0, what: "an item of \(what)", range: range) }
+    }
+
+    /// A string, or a list of strings: `owners: ops` and `owners: [ops, dba]`.
+    func stringOrList(_ node: YAMLNode, what: String) -> [(text: String, node: YAMLNode)]? {
+        if case .scalar = node.content {
+            return string(node, what: what).map { [($0, node)] }
+        }
+        guard let items = node.items else {
+            report(node, "\(what) must be a string or a list of strings, found \(node.kindName)")
+            return nil
+        }
+        return items.compactMap { item in string(item, what: "an item of \(what)").map { ($0, item) } }
+    }
+}

@@ -28,7 +28,7 @@ final class NodeReader {
             if allowed.contains(key) {
                 members[key] = pair.value
             } else {
-                report(pair.key, "unknown key \"\(key)\" in \(what); expected one of: \(allowed.joined(separator: ", "))")
+                report(pair.key, "unknown key \(quote(key)) in \(what); expected one of: \(allowed.joined(separator: ", "))")
             }
         }
         return members
@@ -153,4 +153,26 @@ extension NodeReader {
         }
         return items.compactMap { item in string(item, what: "an item of \(what)").map { ($0, item) } }
     }
+}
+
+/// `text` in double quotes for a message: control characters escaped, at most 80
+/// characters (longer text is cut with "...").
+func quote(_ text: String) -> String {
+    var result = "\""
+    for (index, scalar) in text.unicodeScalars.enumerated() {
+        if index == 80 { result += "..."; break }
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\t": result += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return result + "\""
 }

@@ -17,20 +17,20 @@ extension WorkflowLoader {
         for pair in pairs {
             guard let name = pair.key.scalarText else { continue }
             if !isValidFieldName(name) {
-                reader.report(pair.key, "approval field name \"\(name)\" is invalid; field names match [a-z_][a-z0-9_]{0,63}")
+                reader.report(pair.key, "approval field name \(quote(name)) is invalid; field names match [a-z_][a-z0-9_]{0,63}")
             }
             if pair.value.resolvedScalar == .null {
                 fields.append(ApprovalField(name: name))
                 continue
             }
-            let what = "approval field \"\(name)\""
+            let what = "approval field \(quote(name))"
             guard let members = reader.mapping(pair.value, what: what, allowed: approvalFieldKeys) else { continue }
             var field = ApprovalField(name: name)
             if let value = members["type"], let text = reader.string(value, what: "\(what) type") {
                 if let type = ApprovalField.FieldType(rawValue: text) {
                     field.type = type
                 } else {
-                    reader.report(value, "\(what) type must be one of string, boolean, number, integer; found \"\(text)\"")
+                    reader.report(value, "\(what) type must be one of string, boolean, number, integer; found \(quote(text))")
                 }
             }
             if let value = members["required"] { field.required = reader.boolean(value, what: "\(what) required") ?? false }
@@ -51,12 +51,12 @@ extension WorkflowLoader {
                         if fits(json, type: field.type) {
                             allowed.append(json)
                         } else {
-                            reader.report(item, "\(what) enum value \(json.serialized()) is not a \(field.type.rawValue)")
+                            reader.report(item, "\(what) enum value \(json.serialized()) is not \(field.type == .integer ? "an" : "a") \(field.type.rawValue)")
                         }
                     }
                     field.allowedValues = allowed
                 } else {
-                    reader.report(value, "\(what) enum must be a non-empty list, found \(value.kindName)")
+                    reader.report(value, "\(what) enum must be a non-empty list, found \(value.items == nil ? value.kindName : "an empty list")")
                 }
             }
             fields.append(field)
@@ -94,7 +94,7 @@ extension WorkflowLoader {
         }
         guard let workflow = reader.string(workflowNode, what: "trigger.workflow") else { return nil }
         if !isValidName(workflow) {
-            reader.report(workflowNode, "trigger.workflow \"\(workflow)\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
+            reader.report(workflowNode, "trigger.workflow \(quote(workflow)) is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
         }
         var trigger = TriggerStep(workflow: workflow)
         if let payload = members["payload"] {
@@ -110,7 +110,7 @@ extension WorkflowLoader {
         guard let text = reader.string(node, what: "uses") else { return nil }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, isValidName(parts[0]), isValidName(parts[1]) else {
-            reader.report(node, "uses must be connector/action, e.g. slack/post-message; found \"\(text)\"")
+            reader.report(node, "uses must be connector/action, e.g. slack/post-message; found \(quote(text))")
             return nil
         }
         var uses = UsesStep(connector: parts[0], action: parts[1])

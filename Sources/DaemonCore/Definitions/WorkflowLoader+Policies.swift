@@ -47,7 +47,7 @@ extension WorkflowLoader {
         guard parts.count == 2, let window = windows[String(parts[1])],
               parts[0].allSatisfy({ $0.isASCII && $0.isNumber }), parts[0].count <= 7, let count = Int(parts[0])
         else {
-            reader.report(node, "\(expected); found \"\(text)\"")
+            reader.report(node, "\(expected); found \(quote(text))")
             return nil
         }
         guard (1...1_000_000).contains(count) else {
@@ -64,7 +64,7 @@ extension WorkflowLoader {
             if isValidGroupName(text) {
                 if !owners.contains(text) { owners.append(text) }
             } else {
-                reader.report(item, "owners: \"\(text)\" is not a valid unix group name")
+                reader.report(item, "owners: \(quote(text)) is not a valid unix group name")
             }
         }
         return owners.sorted()
@@ -92,7 +92,7 @@ extension WorkflowLoader {
         for pair in pairs {
             guard let key = pair.key.scalarText else { continue }
             if !isValidVariableName(key) {
-                reader.report(pair.key, "\(what): \"\(key)\" is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                reader.report(pair.key, "\(what): \(quote(key)) is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
                 continue
             }
             guard case .scalar(let value, _) = pair.value.content, pair.value.resolvedScalar != .null else {
@@ -120,7 +120,7 @@ extension WorkflowLoader {
         for pair in pairs {
             guard let key = pair.key.scalarText else { continue }
             guard isValidVariableName(key) else {
-                reader.report(pair.key, "vars: \"\(key)\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                reader.report(pair.key, "vars: \(quote(key)) is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
                 continue
             }
             vars[key] = pair.value.toJSON()

@@ -22,7 +22,7 @@ extension WorkflowLoader {
             return readHTTP(node, context: context).map(StepKind.http)
         case "set":
             guard let pairs = node.pairs, !pairs.isEmpty else {
-                reader.report(node, "set must be a non-empty mapping of names to values, found \(node.kindName)")
+                reader.report(node, "set must be a non-empty mapping of names to values, found \(node.pairs == nil ? node.kindName : "an empty mapping")")
                 return nil
             }
             context.templates(in: node, what: "set")
@@ -58,7 +58,7 @@ extension WorkflowLoader {
                 } else if text.hasPrefix("/") {
                     shell = text
                 } else {
-                    reader.report(shellNode, "shell must be sh, bash, python3 or an absolute path; found \"\(text)\"")
+                    reader.report(shellNode, "shell must be sh, bash, python3 or an absolute path; found \(quote(text))")
                 }
             }
             action = .run(command: command, shell: shell)
@@ -83,7 +83,7 @@ extension WorkflowLoader {
             if let format = OutputFormat(rawValue: text) {
                 run.outputs = format
             } else {
-                reader.report(node, "outputs must be one of \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")); found \"\(text)\"")
+                reader.report(node, "outputs must be one of \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")); found \(quote(text))")
             }
         }
         return run
@@ -100,13 +100,13 @@ extension WorkflowLoader {
         context.template(urlNode, what: "http.url")
         var http = HTTPStep(url: url)
         if !url.contains("{{") && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-            reader.report(urlNode, "http.url must start with http:// or https://; found \"\(url)\"")
+            reader.report(urlNode, "http.url must start with http:// or https://; found \(quote(url))")
         }
         if let value = members["method"], let text = reader.string(value, what: "http.method") {
             if HTTPStep.methods.contains(text.uppercased()) {
                 http.method = text.uppercased()
             } else {
-                reader.report(value, "http.method must be one of \(HTTPStep.methods.joined(separator: ", ")); found \"\(text)\"")
+                reader.report(value, "http.method must be one of \(HTTPStep.methods.joined(separator: ", ")); found \(quote(text))")
             }
         }
         for (key, what) in [("headers", "http.headers"), ("query", "http.query")] {
@@ -140,7 +140,7 @@ extension WorkflowLoader {
             return nil
         }
         guard let bodyItems = body.items, !bodyItems.isEmpty else {
-            reader.report(body, "do must be a non-empty list of steps, found \(body.kindName)")
+            reader.report(body, "do must be a non-empty list of steps, found \(body.items == nil ? body.kindName : "an empty list")")
             return nil
         }
         var loop = ForeachStep(items: items, steps: [])
@@ -195,7 +195,7 @@ extension WorkflowLoader {
             if let action = ApprovalStep.TimeoutAction(rawValue: text) {
                 approval.onTimeout = action
             } else {
-                reader.report(value, "approval.on_timeout must be one of approve, reject, fail; found \"\(text)\"")
+                reader.report(value, "approval.on_timeout must be one of approve, reject, fail; found \(quote(text))")
             }
         }
         return approval

@@ -40,10 +40,10 @@ extension WorkflowLoader {
             guard let text = reader.string(idNode, what: "step id") else { return nil }
             id = text
             if !isValidName(id) {
-                reader.report(idNode, "step id \"\(id)\" is invalid; ids match [a-z0-9][a-z0-9_-]{0,63}")
+                reader.report(idNode, "step id \(quote(id)) is invalid; ids match [a-z0-9][a-z0-9_-]{0,63}")
             }
             if let first = context.stepIDLocations[id] {
-                reader.report(idNode, "duplicate step id \"\(id)\" (first at line \(first.line))")
+                reader.report(idNode, "duplicate step id \(quote(id)) (first at line \(first.line))")
             } else {
                 context.stepIDLocations[id] = idNode.location
             }
@@ -58,17 +58,19 @@ extension WorkflowLoader {
         // Exactly one kind; extras only with their kind.
         let presentKinds = (node.pairs ?? []).compactMap(\.key.scalarText).filter { kindKeys.contains($0) }
         guard let kindKey = presentKinds.first else {
-            reader.report(node, "step \"\(id)\" needs an action: one of \(kindKeys.joined(separator: ", "))")
+            reader.report(node, "step \(quote(id)) needs an action: one of \(kindKeys.joined(separator: ", "))")
             return nil
         }
         guard presentKinds.count == 1 else {
-            reader.report(node, "step \"\(id)\" has both \(presentKinds[0]) and \(presentKinds[1]); a step does exactly one thing")
+            let listed = presentKinds.count == 2 ? "both \(presentKinds[0]) and \(presentKinds[1])"
+                : presentKinds.dropLast().joined(separator: ", ") + " and " + presentKinds.last!
+            reader.report(node, "step \(quote(id)) has \(listed); a step does exactly one thing")
             return nil
         }
         for pair in node.pairs ?? [] {
             guard let key = pair.key.scalarText, let extra = kindExtraKeys.first(where: { $0.key == key }),
                   !extra.kinds.contains(kindKey) else { continue }
-            reader.report(pair.key, "\"\(key)\" applies to \(extra.kinds.joined(separator: " and ")) steps, not to \(kindKey)")
+            reader.report(pair.key, "\(quote(key)) applies to \(extra.kinds.joined(separator: " and ")) steps, not to \(kindKey)")
         }
 
         // Common keys. `if` and the kind's strings see the steps before this one.
@@ -98,7 +100,7 @@ extension WorkflowLoader {
                 context.visibleSteps = outerVisible.union([id])
                 step.fallback = readSteps(items, context: context, idRequired: false, generatedPrefix: "\(id)-fallback")
             } else {
-                reader.report(value, "fallback must be a non-empty list of steps, found \(value.kindName)")
+                reader.report(value, "fallback must be a non-empty list of steps, found \(value.items == nil ? value.kindName : "an empty list")")
             }
         }
         context.visibleSteps = outerVisible

@@ -43,7 +43,7 @@ extension WorkflowLoader {
 
     private static func format(_ text: String, node: YAMLNode, reader: NodeReader) -> PayloadFormat? {
         guard let format = PayloadFormat(rawValue: text) else {
-            reader.report(node, "on.spool.format must be one of json, yaml, raw, lines; found \"\(text)\"")
+            reader.report(node, "on.spool.format must be one of json, yaml, raw, lines; found \(quote(text))")
             return nil
         }
         return format
@@ -84,7 +84,7 @@ extension WorkflowLoader {
         }
         guard let name = reader.string(nameNode, what: "on.workflow.name") else { return nil }
         if !isValidName(name) {
-            reader.report(nameNode, "on.workflow.name \"\(name)\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
+            reader.report(nameNode, "on.workflow.name \(quote(name)) is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
         }
         var statuses: [WorkflowTrigger.Status] = [.succeeded, .failed, .cancelled]
         if let statusNode = members["status"], let texts = reader.stringOrList(statusNode, what: "on.workflow.status") {
@@ -94,7 +94,7 @@ extension WorkflowLoader {
                 if let status = WorkflowTrigger.Status(rawValue: text) {
                     if !statuses.contains(status) { statuses.append(status) }
                 } else {
-                    reader.report(item, "on.workflow.status must be one of \(allowed); found \"\(text)\"")
+                    reader.report(item, "on.workflow.status must be one of \(allowed); found \(quote(text))")
                 }
             }
             statuses.sort { $0.rawValue < $1.rawValue }

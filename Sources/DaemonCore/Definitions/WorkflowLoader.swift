@@ -78,7 +78,7 @@ public enum WorkflowLoader {
         if let node = members["name"], let text = reader.string(node, what: "name") { name = text }
         if !isValidName(name) {
             reader.report(members["name"]?.location ?? root.location,
-                          "workflow name \"\(name)\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
+                          "workflow name \(quote(name)) is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
         }
         var definition = WorkflowDefinition(name: name, sourcePath: path, steps: [])
         if let node = members["description"] { definition.description = reader.string(node, what: "description") }
@@ -96,7 +96,7 @@ public enum WorkflowLoader {
             return nil
         }
         guard let items = stepsNode.items, !items.isEmpty else {
-            reader.report(stepsNode, "steps must be a non-empty list, found \(stepsNode.kindName)")
+            reader.report(stepsNode, "steps must be a non-empty list, found \(stepsNode.items == nil ? stepsNode.kindName : "an empty list")")
             return nil
         }
         definition.steps = readSteps(items, context: context, idRequired: true, generatedPrefix: "step")

@@ -12,7 +12,7 @@ extension WorkflowDefinition {
         var triggers: [String: JSONValue] = [
             "manual": .bool(triggers.manual),
             "spool": triggers.spool.map { ["format": .string($0.format.rawValue)] } ?? .null,
-            "schedule": .array(triggers.schedules.map { ["cron": .string($0.text), "catch_up": .bool($0.catchUp)] }),
+            "schedule": .array(triggers.schedules.map { ["cron": .string($0.schedule.canonicalText), "catch_up": .bool($0.catchUp)] }),
             "workflow": .null,
         ]
         if let workflow = self.triggers.workflow {

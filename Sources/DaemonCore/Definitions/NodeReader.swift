@@ -16,8 +16,9 @@ final class NodeReader {
         errors.append(DefinitionError(location, message))
     }
 
-    /// The members of a mapping node keyed by their text; unknown keys are reported.
-    func mapping(_ node: YAMLNode, what: String, allowed: [String]) -> [String: YAMLNode]? {
+    /// The members of a mapping node keyed by their text; unknown keys are reported,
+    /// except those starting with `ignoredPrefix` (extension keys that hold anchors).
+    func mapping(_ node: YAMLNode, what: String, allowed: [String], ignoredPrefix: String? = nil) -> [String: YAMLNode]? {
         guard let pairs = node.pairs else {
             report(node, "\(what) must be a mapping, found \(node.kindName)")
             return nil
@@ -27,6 +28,8 @@ final class NodeReader {
             guard let key = pair.key.scalarText else { continue }
             if allowed.contains(key) {
                 members[key] = pair.value
+            } else if let ignoredPrefix, key.hasPrefix(ignoredPrefix) {
+                continue
             } else {
                 report(pair.key, "unknown key \(quote(key)) in \(what); expected one of: \(allowed.joined(separator: ", "))")
             }

@@ -23,7 +23,8 @@ public struct SpoolTrigger: Sendable, Equatable {
 public struct ScheduleTrigger: Sendable {
     /// The text as written, e.g. `TZ=Europe/Paris 30 3 * * *` or `@daily`.
     public var text: String
-    // The parsed CronSchedule (`schedule`) is added when the cron branch lands.
+    /// The parsed schedule.
+    public var schedule: CronSchedule
     /// Run once for the slots missed while the daemon was down (default false).
     public var catchUp: Bool
     public var location: SourceLocation

@@ -72,8 +72,8 @@ extension WorkflowLoader {
             reader.report(textNode, "on.schedule must be a cron text such as \"30 3 * * *\", found \(textNode.kindName)")
             return nil
         }
-        guard checkSchedule(textNode, context: context) else { return nil }
-        return ScheduleTrigger(text: text, catchUp: catchUp, location: textNode.location)
+        guard let schedule = parseSchedule(textNode, context: context) else { return nil }
+        return ScheduleTrigger(text: text, schedule: schedule, catchUp: catchUp, location: textNode.location)
     }
 
     private static func readWorkflowTrigger(_ node: YAMLNode, reader: NodeReader) -> WorkflowTrigger? {

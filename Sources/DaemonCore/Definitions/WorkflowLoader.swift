@@ -6,7 +6,8 @@
 // end, when anything was wrong. The parts: WorkflowLoader+Triggers (`on:`),
 // +Policies (retry, rate_limit, owners, env, vars), +Steps (common step keys, ids),
 // +StepKinds (each kind), +Expressions (templates, references and schedules, checked
-// after the whole tree is read).
+// after the whole tree is read). Top-level keys starting with `x-` are ignored (and
+// are not part of the version): they hold anchors for `<<` merges, as in compose files.
 
 /// Loads and validates workflow definition files.
 public enum WorkflowLoader {
@@ -73,7 +74,7 @@ public enum WorkflowLoader {
 
     private static func read(_ root: YAMLNode, path: String, context: WorkflowReadContext) -> WorkflowDefinition? {
         let reader = context.reader
-        guard let members = reader.mapping(root, what: "a workflow", allowed: workflowKeys) else { return nil }
+        guard let members = reader.mapping(root, what: "a workflow", allowed: workflowKeys, ignoredPrefix: "x-") else { return nil }
         var name = fileStem(path)
         if let node = members["name"], let text = reader.string(node, what: "name") { name = text }
         if !isValidName(name) {

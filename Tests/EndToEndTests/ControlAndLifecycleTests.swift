@@ -83,7 +83,7 @@ final class ControlAndLifecycleTests: XCTestCase {
         let result = flowd.flowadm(arguments: ["validate", good, bad], socket: false)
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.standardOutput.contains("\(good): ok: workflow ok, 2 step(s)"), result.standardOutput)
-        XCTAssertTrue(result.standardOutput.contains("\(bad):2:5: step \"x\" needs an action: run or exec"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("\(bad):2:5: step \"x\" needs an action: one of run, exec, http, set, foreach, sleep, approval, trigger, uses, fail"), result.standardOutput)
         XCTAssertTrue(result.standardOutput.contains("\(bad):3:9: duplicate step id \"x\" (first at line 2)"), result.standardOutput)
         XCTAssertEqual(flowd.flowadm(arguments: ["validate", good], socket: false).status, 0)
     }

@@ -16,8 +16,9 @@ final class NodeReader {
         errors.append(DefinitionError(location, message))
     }
 
-    /// The members of a mapping node keyed by their text; unknown keys are reported.
-    func mapping(_ node: YAMLNode, what: String, allowed: [String]) -> [String: YAMLNode]? {
+    /// The members of a mapping node keyed by their text; unknown keys are reported,
+    /// except those starting with `ignoredPrefix` (extension keys that hold anchors).
+    func mapping(_ node: YAMLNode, what: String, allowed: [String], ignoredPrefix: String? = nil) -> [String: YAMLNode]? {
         guard let pairs = node.pairs else {
             report(node, "\(what) must be a mapping, found \(node.kindName)")
             return nil
@@ -27,8 +28,10 @@ final class NodeReader {
             guard let key = pair.key.scalarText else { continue }
             if allowed.contains(key) {
                 members[key] = pair.value
+            } else if let ignoredPrefix, key.hasPrefix(ignoredPrefix) {
+                continue
             } else {
-                report(pair.key, "unknown key \"\(key)\" in \(what); expected one of: \(allowed.joined(separator: ", "))")
+                report(pair.key, "unknown key \(quote(key)) in \(what); expected one of: \(allowed.joined(separator: ", "))")
             }
         }
         return members
@@ -103,4 +106,76 @@ final class NodeReader {
         }
         return items.compactMap { string($0, what: "an item of \(what)") }
     }
+}
+
+extension NodeReader {
+    /// A duration greater than zero.
+    func positiveDuration(_ node: YAMLNode, what: String) -> Duration? {
+        guard let duration = duration(node, what: what) else { return nil }
+        guard duration > .zero else {
+            report(node, "\(what) must be longer than 0")
+            return nil
+        }
+        return duration
+    }
+
+    /// A number (integer or not) of at least `minimum`.
+    func number(_ node: YAMLNode, what: String, minimum: Double, maximum: Double) -> Double? {
+        let value: Double
+        switch node.resolvedScalar {
+        case .int(let number)?: value = Double(number)
+        case .double(let number)? where number.isFinite: value = number
+        default:
+            report(node, "\(what) must be a number, found \(node.kindName)")
+            return nil
+        }
+        guard value >= minimum && value <= maximum else {
+            report(node, "\(what) must be between \(minimum) and \(maximum), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    /// A list of integers in `range`.
+    func integerList(_ node: YAMLNode, what: String, range: ClosedRange<Int>) -> [Int]? {
+        guard let items = node.items else {
+            report(node, "\(what) must be a list, found \(node.kindName)")
+            return nil
+        }
+        return items.compactMap { integer($0, what: "an item of \(what)", range: range) }
+    }
+
+    /// A string, or a list of strings: `owners: ops` and `owners: [ops, dba]`.
+    func stringOrList(_ node: YAMLNode, what: String) -> [(text: String, node: YAMLNode)]? {
+        if case .scalar = node.content {
+            return string(node, what: what).map { [($0, node)] }
+        }
+        guard let items = node.items else {
+            report(node, "\(what) must be a string or a list of strings, found \(node.kindName)")
+            return nil
+        }
+        return items.compactMap { item in string(item, what: "an item of \(what)").map { ($0, item) } }
+    }
+}
+
+/// `text` in double quotes for a message: control characters escaped, at most 80
+/// characters (longer text is cut with "...").
+func quote(_ text: String) -> String {
+    var result = "\""
+    for (index, scalar) in text.unicodeScalars.enumerated() {
+        if index == 80 { result += "..."; break }
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\t": result += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return result + "\""
 }

@@ -1,33 +1,68 @@
-// WorkflowDefinition.swift: the typed model of one workflow file.
+// WorkflowDefinition.swift: the typed model of one workflow file (SPEC section 2).
 //
 // This is what the engine runs. It is built only by WorkflowLoader, which has checked
-// every field, so the engine never re-validates. The canonical form (canonicalJSON)
-// is the model itself as sorted-key JSON: two files that mean the same thing (other key
-// order, comments, quoting) have the same canonical text and so the same version hash.
+// every field (names, ranges, expressions, cron texts, step references), so the engine
+// never re-validates. Steps and their kinds are in StepDefinition.swift, the retry
+// policy in RetryPolicy.swift, the canonical form and version in CanonicalForm.swift.
+// Nothing here fails.
 
 /// How a spool file's content becomes the trigger payload.
 public enum PayloadFormat: String, Sendable, CaseIterable {
     case json, yaml, raw, lines
 }
 
-/// What a step does.
-public enum StepAction: Sendable, Equatable {
-    /// A shell command, run as `shell -c command`.
-    case run(command: String, shell: String)
-    /// An argv run without a shell.
-    case exec(arguments: [String])
+/// `on.spool`: the workflow accepts files dropped into `incoming/<workflow>/`.
+public struct SpoolTrigger: Sendable, Equatable {
+    /// How the file's content becomes `trigger.payload` (default json).
+    public var format: PayloadFormat = .json
+
+    public init(format: PayloadFormat = .json) { self.format = format }
 }
 
-/// One step of a workflow.
-public struct StepDefinition: Sendable {
-    public var id: String
-    public var name: String?
-    public var action: StepAction
-    public var environment: [String: String]
-    public var workingDirectory: String?
-    /// Per-attempt deadline.
-    public var timeout: Duration?
+/// One `on.schedule` entry: a cron text and whether missed slots are caught up.
+public struct ScheduleTrigger: Sendable {
+    /// The text as written, e.g. `TZ=Europe/Paris 30 3 * * *` or `@daily`.
+    public var text: String
+    /// The parsed schedule.
+    public var schedule: CronSchedule
+    /// Run once for the slots missed while the daemon was down (default false).
+    public var catchUp: Bool
     public var location: SourceLocation
+}
+
+/// `on.workflow`: start this workflow when a run of another one ends.
+public struct WorkflowTrigger: Sendable, Equatable {
+    /// End states a run of another workflow can reach.
+    public enum Status: String, Sendable, CaseIterable {
+        case succeeded, failed, cancelled, interrupted
+    }
+
+    /// The workflow whose runs are watched.
+    public var name: String
+    /// Which end states start a run; default succeeded, failed and cancelled (any end).
+    public var statuses: [Status]
+}
+
+/// Every way a run of the workflow can start.
+public struct WorkflowTriggers: Sendable {
+    public var spool: SpoolTrigger?
+    public var schedules: [ScheduleTrigger] = []
+    /// `flowadm trigger` by owners (admins may always trigger). Default true.
+    public var manual: Bool = true
+    public var workflow: WorkflowTrigger?
+
+    public init() {}
+}
+
+/// `rate_limit: N/s|N/min|N/h`: at most `count` run starts per `window`.
+public struct RateLimit: Sendable, Equatable {
+    public var count: Int
+    public var window: Duration
+    /// The unit as written: "s", "min" or "h".
+    public var unit: String
+
+    /// The limit as text, e.g. "30/min".
+    public var text: String { "\(count)/\(unit)" }
 }
 
 /// One loaded, validated workflow.
@@ -35,52 +70,56 @@ public struct WorkflowDefinition: Sendable {
     public var name: String
     public var description: String?
     public var sourcePath: String
-    /// The spool trigger's payload format, when the workflow accepts spool files.
-    public var spoolFormat: PayloadFormat?
-    public var manualTrigger: Bool
-    /// Runs of this workflow at once.
-    public var concurrency: Int
-    public var environment: [String: String]
+    public var triggers = WorkflowTriggers()
+    /// Runs of this workflow at once (default 1).
+    public var concurrency: Int = 1
+    public var rateLimit: RateLimit?
+    /// Whole-run deadline.
+    public var timeout: Duration?
+    /// Unix groups that may trigger, pause, resume, replay, cancel and approve its runs.
+    public var owners: [String] = []
+    /// Workflow-wide environment; values may hold `{{ }}` templates.
+    public var environment: [String: String] = [:]
+    /// Static values visible to expressions as `vars.*`; strings may hold templates.
+    public var vars: [String: JSONValue] = [:]
+    /// The default retry policy of every step that has none of its own.
+    public var retry: RetryPolicy?
     public var steps: [StepDefinition]
+    /// Handler steps run when the run fails, succeeds or is cancelled.
+    public var onFailure: [StepDefinition] = []
+    public var onSuccess: [StepDefinition] = []
+    public var onCancel: [StepDefinition] = []
 
-    /// The definition as canonical JSON (sorted keys, defaults filled in).
-    public var canonicalJSON: JSONValue {
-        var triggers: [String: JSONValue] = ["manual": .bool(manualTrigger)]
-        if let spoolFormat { triggers["spool"] = ["format": .string(spoolFormat.rawValue)] }
-        return .object([
-            "name": .string(name),
-            "description": description.map(JSONValue.string) ?? .null,
-            "on": .object(triggers),
-            "concurrency": .int(Int64(concurrency)),
-            "env": .object(environment.mapValues(JSONValue.string)),
-            "steps": .array(steps.map(\.canonicalJSON)),
-        ])
+    public init(name: String, sourcePath: String, steps: [StepDefinition]) {
+        self.name = name
+        self.sourcePath = sourcePath
+        self.steps = steps
     }
 
-    /// The canonical text that the version hash is computed over.
-    public var canonicalText: String { canonicalJSON.serialized() }
+    /// The spool trigger's payload format, when the workflow accepts spool files.
+    public var spoolFormat: PayloadFormat? {
+        get { triggers.spool?.format }
+        set { triggers.spool = newValue.map { SpoolTrigger(format: $0) } }
+    }
 
-    /// The version: SHA-256 of the canonical text, in hex.
-    public var version: String { SHA256.hexDigest(Array(canonicalText.utf8)) }
-}
+    /// Whether `flowadm trigger` is allowed for owners.
+    public var manualTrigger: Bool {
+        get { triggers.manual }
+        set { triggers.manual = newValue }
+    }
 
-extension StepDefinition {
-    var canonicalJSON: JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(id),
-            "env": .object(environment.mapValues(JSONValue.string)),
-        ]
-        if let name { object["name"] = .string(name) }
-        if let workingDirectory { object["cwd"] = .string(workingDirectory) }
-        if let timeout { object["timeout_ms"] = .int(Int64(timeout.milliseconds)) }
-        switch action {
-        case .run(let command, let shell):
-            object["run"] = .string(command)
-            object["shell"] = .string(shell)
-        case .exec(let arguments):
-            object["exec"] = .array(arguments.map(JSONValue.string))
+    /// Every step of the workflow, depth first in document order: main steps with
+    /// their fallback and foreach bodies, then on_failure, on_success, on_cancel.
+    public var allSteps: [StepDefinition] {
+        func flatten(_ steps: [StepDefinition]) -> [StepDefinition] {
+            steps.flatMap { step in [step] + flatten(step.nestedSteps) }
         }
-        return .object(object)
+        return flatten(steps) + flatten(onFailure) + flatten(onSuccess) + flatten(onCancel)
+    }
+
+    /// The step with `id` anywhere in the workflow (ids are unique).
+    public func step(id: String) -> StepDefinition? {
+        allSteps.first { $0.id == id }
     }
 }
 

@@ -1,17 +1,23 @@
 // WorkflowLoader.swift: one workflow YAML file → a WorkflowDefinition, or every error.
 //
-// The loader checks names, keys, types and step ids, and collects all problems of the
-// file (file:line:column: what was expected). It never throws for one bad field; it
-// throws DefinitionErrors once, at the end, when anything was wrong.
+// The loader checks names, keys, types, ranges, step ids, expressions and cron texts,
+// and collects all problems of the file as `file:line:column: message`, sorted by
+// position. It never stops at one bad field; it throws DefinitionErrors once, at the
+// end, when anything was wrong. The parts: WorkflowLoader+Triggers (`on:`),
+// +Policies (retry, rate_limit, owners, env, vars), +Steps (common step keys, ids),
+// +StepKinds (each kind), +Expressions (templates, references and schedules, checked
+// after the whole tree is read). Top-level keys starting with `x-` are ignored (and
+// are not part of the version): they hold anchors for `<<` merges, as in compose files.
 
 /// Loads and validates workflow definition files.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "description", "on", "concurrency", "env", "steps"]
-    static let triggerKeys = ["spool", "manual"]
-    static let stepKeys = ["id", "name", "run", "shell", "exec", "env", "cwd", "timeout"]
-    static let shells = ["sh": "/bin/sh", "bash": "/bin/bash", "python3": "/usr/bin/python3"]
+    static let workflowKeys = [
+        "name", "description", "on", "concurrency", "rate_limit", "timeout", "owners", "env", "vars",
+        "retry", "steps", "on_failure", "on_success", "on_cancel",
+    ]
+    static let handlerKeys = ["on_failure", "on_success", "on_cancel"]
 
-    /// True when `name` is a valid workflow name: `[a-z0-9][a-z0-9_-]{0,63}`.
+    /// True when `name` is a valid workflow name or step id: `[a-z0-9][a-z0-9_-]{0,63}`.
     public static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...64).contains(bytes.count) else { return false }
@@ -29,18 +35,35 @@ public enum WorkflowLoader {
         } catch {
             throw DefinitionErrors([DefinitionError(error.location, error.message)])
         }
-        guard let root else {
-            throw DefinitionErrors([DefinitionError(SourceLocation(file: path, line: 1, column: 1), "the file holds no workflow (it is empty)")])
+        return try load(root: root, path: path)
+    }
+
+    /// Loads a workflow from YAML text; `path` names it in positions and gives the
+    /// default name.
+    public static func load(text: String, path: String) throws(DefinitionErrors) -> WorkflowDefinition {
+        let root: YAMLNode?
+        do {
+            root = try YAMLParser.parse(text, file: path)
+        } catch {
+            throw DefinitionErrors([DefinitionError(error.location, error.message)])
         }
         return try load(root: root, path: path)
     }
 
-    /// Builds the workflow from an already parsed document.
-    public static func load(root: YAMLNode, path: String) throws(DefinitionErrors) -> WorkflowDefinition {
-        let reader = NodeReader()
-        let definition = read(root, path: path, reader: reader)
-        if let definition, reader.errors.isEmpty { return definition }
-        throw DefinitionErrors(reader.errors.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
+    /// Builds the workflow from an already parsed document (nil: the file was empty).
+    public static func load(root: YAMLNode?, path: String) throws(DefinitionErrors) -> WorkflowDefinition {
+        guard let root else {
+            throw DefinitionErrors([DefinitionError(SourceLocation(file: path, line: 1, column: 1), "the file holds no workflow (it is empty)")])
+        }
+        let context = WorkflowReadContext()
+        let definition = read(root, path: path, context: context)
+        if let definition { checkExpressions(of: definition, context: context) }
+        let errors = context.reader.errors.enumerated().sorted {
+            ($0.element.location.line, $0.element.location.column, $0.offset)
+                < ($1.element.location.line, $1.element.location.column, $1.offset)
+        }.map(\.element)
+        if let definition, errors.isEmpty { return definition }
+        throw DefinitionErrors(errors)
     }
 
     static func fileStem(_ path: String) -> String {
@@ -49,110 +72,107 @@ public enum WorkflowLoader {
         return base
     }
 
-    private static func read(_ root: YAMLNode, path: String, reader: NodeReader) -> WorkflowDefinition? {
-        guard let members = reader.mapping(root, what: "a workflow", allowed: workflowKeys) else { return nil }
+    private static func read(_ root: YAMLNode, path: String, context: WorkflowReadContext) -> WorkflowDefinition? {
+        let reader = context.reader
+        guard let members = reader.mapping(root, what: "a workflow", allowed: workflowKeys, ignoredPrefix: "x-") else { return nil }
         var name = fileStem(path)
         if let node = members["name"], let text = reader.string(node, what: "name") { name = text }
         if !isValidName(name) {
             reader.report(members["name"]?.location ?? root.location,
-                          "workflow name \"\(name)\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
+                          "workflow name \(quote(name)) is invalid; names match [a-z0-9][a-z0-9_-]{0,63}")
         }
-        var definition = WorkflowDefinition(
-            name: name, description: nil, sourcePath: path, spoolFormat: nil, manualTrigger: true,
-            concurrency: 1, environment: [:], steps: [])
+        var definition = WorkflowDefinition(name: name, sourcePath: path, steps: [])
         if let node = members["description"] { definition.description = reader.string(node, what: "description") }
         if let node = members["concurrency"] { definition.concurrency = reader.integer(node, what: "concurrency", range: 1...10_000) ?? 1 }
-        if let node = members["env"] { definition.environment = reader.stringMap(node, what: "env") ?? [:] }
-        if let node = members["on"] { readTriggers(node, into: &definition, reader: reader) }
+        if let node = members["rate_limit"] { definition.rateLimit = readRateLimit(node, reader: reader) }
+        if let node = members["timeout"] { definition.timeout = reader.positiveDuration(node, what: "timeout") }
+        if let node = members["owners"] { definition.owners = readOwners(node, reader: reader) }
+        if let node = members["env"] { definition.environment = readEnvironment(node, what: "env", context: context) }
+        if let node = members["vars"] { definition.vars = readVars(node, reader: reader) }
+        if let node = members["retry"] { definition.retry = readRetry(node, what: "retry", reader: reader) }
+        if let node = members["on"] { readTriggers(node, into: &definition, context: context) }
+
         guard let stepsNode = members["steps"] else {
             reader.report(root, "a workflow needs \"steps\": a list of at least one step")
             return nil
         }
         guard let items = stepsNode.items, !items.isEmpty else {
-            reader.report(stepsNode, "steps must be a non-empty list, found \(stepsNode.kindName)")
+            reader.report(stepsNode, "steps must be a non-empty list, found \(stepsNode.items == nil ? stepsNode.kindName : "an empty list")")
             return nil
         }
-        var seen: [String: SourceLocation] = [:]
-        for item in items {
-            // Duplicates are reported even when a step has other errors.
-            if let idNode = item["id"], let id = idNode.scalarText {
-                if let first = seen[id] {
-                    reader.report(idNode, "duplicate step id \"\(id)\" (first at line \(first.line))")
-                } else {
-                    seen[id] = item.location
-                }
+        definition.steps = readSteps(items, context: context, idRequired: true, generatedPrefix: "step")
+        // Handlers run after the steps: each sees every top-level step.
+        let mainIDs = Set(definition.steps.map(\.id))
+        for key in handlerKeys {
+            guard let node = members[key] else { continue }
+            guard let handlerItems = node.items else {
+                reader.report(node, "\(key) must be a list of steps, found \(node.kindName)")
+                continue
             }
-            if let step = readStep(item, reader: reader) { definition.steps.append(step) }
+            context.visibleSteps = mainIDs
+            let handler = readSteps(handlerItems, context: context, idRequired: false, generatedPrefix: key)
+            switch key {
+            case "on_failure": definition.onFailure = handler
+            case "on_success": definition.onSuccess = handler
+            default: definition.onCancel = handler
+            }
         }
         return definition
     }
+}
 
-    private static func readTriggers(_ node: YAMLNode, into definition: inout WorkflowDefinition, reader: NodeReader) {
-        guard let triggers = reader.mapping(node, what: "on", allowed: triggerKeys) else { return }
-        if let spool = triggers["spool"] {
-            definition.spoolFormat = .json
-            if spool.resolvedScalar == .bool(true) || spool.resolvedScalar == .null {
-                // `spool: true` or a bare `spool:` accept the default format.
-            } else if let options = reader.mapping(spool, what: "on.spool", allowed: ["format"]) {
-                if let formatNode = options["format"], let text = reader.string(formatNode, what: "on.spool.format") {
-                    if let format = PayloadFormat(rawValue: text) {
-                        definition.spoolFormat = format
-                    } else {
-                        reader.report(formatNode, "on.spool.format must be one of json, yaml, raw, lines; found \"\(text)\"")
-                    }
-                }
-            }
-        }
-        if let manual = triggers["manual"] { definition.manualTrigger = reader.boolean(manual, what: "on.manual") ?? true }
+/// The mutable state of one file's load: the error collector, the step ids seen so
+/// far, what steps are visible to expressions at the current place, and the strings
+/// waiting for the expression and cron checks. Used by one load, on one thread.
+final class WorkflowReadContext {
+    let reader = NodeReader()
+    /// First location of every step id, for the duplicate message.
+    var stepIDLocations: [String: SourceLocation] = [:]
+    /// Ids that `steps.<id>` may name at the current place (earlier steps).
+    var visibleSteps: Set<String> = []
+    /// Depth of foreach bodies around the current place (`item`/`index` in scope when > 0).
+    var foreachDepth = 0
+    /// Strings holding templates or conditions, checked once the tree is read.
+    var templateSites: [TemplateSite] = []
+    /// `on.schedule` texts, checked with the cron parser.
+    var scheduleSites: [YAMLNode] = []
+
+    /// Records `node`'s string for the template check, in the current scope.
+    func template(_ node: YAMLNode, what: String, mode: TemplateSite.Mode = .template) {
+        guard case .scalar(let text, let style) = node.content, node.resolvedScalar != .null else { return }
+        if case .string = node.resolvedScalar ?? .string(text) {} else { return }
+        templateSites.append(TemplateSite(
+            text: text, location: node.location, style: style, what: what, mode: mode,
+            visibleSteps: visibleSteps, insideForeach: foreachDepth > 0))
     }
 
-    private static func readStep(_ node: YAMLNode, reader: NodeReader) -> StepDefinition? {
-        guard let members = reader.mapping(node, what: "a step", allowed: stepKeys) else { return nil }
-        guard let idNode = members["id"] else {
-            reader.report(node, "a step needs an \"id\"")
-            return nil
+    /// Records every string scalar inside `node` (a JSON-like value) for the template check.
+    func templates(in node: YAMLNode, what: String) {
+        switch node.content {
+        case .scalar: template(node, what: what)
+        case .sequence(let items): for item in items { templates(in: item, what: what) }
+        case .mapping(let pairs): for pair in pairs { templates(in: pair.value, what: what) }
         }
-        guard let id = reader.string(idNode, what: "step id") else { return nil }
-        if !isValidName(id) {
-            reader.report(idNode, "step id \"\(id)\" is invalid; ids match [a-z0-9][a-z0-9_-]{0,63}")
-        }
-        let action: StepAction
-        switch (members["run"], members["exec"]) {
-        case (let run?, nil):
-            guard let command = reader.string(run, what: "run") else { return nil }
-            var shell = "/bin/sh"
-            if let shellNode = members["shell"], let text = reader.string(shellNode, what: "shell") {
-                if let known = shells[text] {
-                    shell = known
-                } else if text.hasPrefix("/") {
-                    shell = text
-                } else {
-                    reader.report(shellNode, "shell must be sh, bash, python3 or an absolute path; found \"\(text)\"")
-                }
-            }
-            action = .run(command: command, shell: shell)
-        case (nil, let exec?):
-            guard let arguments = reader.stringList(exec, what: "exec") else { return nil }
-            guard let first = arguments.first, !first.isEmpty else {
-                reader.report(exec, "exec needs at least the program to run")
-                return nil
-            }
-            if let shellNode = members["shell"] { reader.report(shellNode, "shell applies to run:, not exec:") }
-            action = .exec(arguments: arguments)
-        case (.some, .some):
-            reader.report(node, "step \"\(id)\" has both run and exec; a step does exactly one thing")
-            return nil
-        case (nil, nil):
-            reader.report(node, "step \"\(id)\" needs an action: run or exec")
-            return nil
-        }
-        return StepDefinition(
-            id: id,
-            name: members["name"].flatMap { reader.string($0, what: "name") },
-            action: action,
-            environment: members["env"].flatMap { reader.stringMap($0, what: "env") } ?? [:],
-            workingDirectory: members["cwd"].flatMap { reader.string($0, what: "cwd") },
-            timeout: members["timeout"].flatMap { reader.duration($0, what: "timeout") },
-            location: node.location)
     }
+}
+
+/// A string the expression check will parse, with what it may reference.
+struct TemplateSite {
+    enum Mode {
+        /// Text with `{{ }}` parts.
+        case template
+        /// An `if:` condition: a template, or a bare expression when it has no `{{`.
+        case condition
+        /// A foreach list: must hold an expression.
+        case list
+    }
+
+    var text: String
+    var location: SourceLocation
+    var style: YAMLScalarStyle
+    /// What the string is, for messages: "run", "http.url", "if".
+    var what: String
+    var mode: Mode
+    var visibleSteps: Set<String>
+    var insideForeach: Bool
 }

@@ -28,6 +28,14 @@ struct ActiveRun {
     var cancellation: ProcessCancellation?
 }
 
+/// Why a step attempt produced no process outcome.
+enum StepStartFailure: Error {
+    /// The spawn failed.
+    case system(SystemError)
+    /// The step's kind (http, approval, ...) has no executor yet.
+    case unsupportedKind(String)
+}
+
 /// The workflow engine of one daemon. Confined to `loop`'s thread (hence @unchecked).
 public final class Engine: @unchecked Sendable {
     enum Phase: String { case starting, running, draining, stopped }
@@ -148,16 +156,21 @@ public final class Engine: @unchecked Sendable {
         run.cancellation = cancellation
         runs[runID] = run
         busyWorkers += 1
-        let processSpec = makeProcessSpec(run: run, step: step, attempt: 1)
+        // Only run steps are executed so far; any other kind fails its attempt (issue 4).
+        let processSpec = step.action == nil ? nil : makeProcessSpec(run: run, step: step, attempt: 1)
         let stepIndex = run.stepIndex
         journal.submit(writes) { [self] outcome in
             switch outcome {
             case .success:
+                guard let processSpec else {
+                    loop.execute { [self] in stepFinished(runID: runID, stepIndex: stepIndex, result: .failure(.unsupportedKind(step.kind.name))) }
+                    return
+                }
                 workers.submit { [self] in
                     let result = Result { () throws(SystemError) -> ProcessOutcome in
                         try ProcessRunner.run(processSpec, cancellation: cancellation)
                     }
-                    loop.execute { [self] in stepFinished(runID: runID, stepIndex: stepIndex, result: result) }
+                    loop.execute { [self] in stepFinished(runID: runID, stepIndex: stepIndex, result: result.mapError(StepStartFailure.system)) }
                 }
             case .failure(let error):
                 loop.execute { [self] in
@@ -181,9 +194,11 @@ public final class Engine: @unchecked Sendable {
         environment["FLOWD_TRIGGER_NAME"] = run.triggerName
         var spec: ProcessSpec
         switch step.action {
-        case .run(let command, let shell):
+        case nil:
+            preconditionFailure("makeProcessSpec is only called for run steps")
+        case .run(let command, let shell)?:
             spec = ProcessSpec(executable: shell, arguments: ["-c", command], environment: environment)
-        case .exec(let arguments):
+        case .exec(let arguments)?:
             let program = Self.resolveProgram(arguments[0], searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
             spec = ProcessSpec(executable: program, arguments: Array(arguments.dropFirst()), environment: environment)
         }
@@ -204,7 +219,7 @@ public final class Engine: @unchecked Sendable {
         return program
     }
 
-    private func stepFinished(runID: Int64, stepIndex: Int, result: Result<ProcessOutcome, SystemError>) {
+    private func stepFinished(runID: Int64, stepIndex: Int, result: Result<ProcessOutcome, StepStartFailure>) {
         busyWorkers -= 1
         guard var run = runs[runID] else { return }
         run.cancellation = nil
@@ -237,8 +252,10 @@ public final class Engine: @unchecked Sendable {
             } else {
                 end.error = "killed by signal \(end.signal ?? 0)"
             }
-        case .failure(let error):
+        case .failure(.system(let error)):
             end.error = "could not start: \(error)"
+        case .failure(.unsupportedKind(let kind)):
+            end.error = "step kind '\(kind)' is not supported by this flowd yet"
         }
         journal.submit([.attemptFinished(end)])
         logger.log(end.status == "succeeded" ? .info : .warning,

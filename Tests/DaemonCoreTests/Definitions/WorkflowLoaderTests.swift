@@ -43,12 +43,12 @@ final class WorkflowLoaderTests: XCTestCase {
             XCTAssertEqual(messages, [
                 "\(path):1:7: workflow name \"Bad_Name\" is invalid; names match [a-z0-9][a-z0-9_-]{0,63}",
                 "\(path):2:14: concurrency must be an integer, found a string",
-                "\(path):3:1: unknown key \"colour\" in a workflow; expected one of: name, description, on, concurrency, env, steps",
+                "\(path):3:1: unknown key \"colour\" in a workflow; expected one of: name, description, on, concurrency, rate_limit, timeout, owners, env, vars, retry, steps, on_failure, on_success, on_cancel",
                 "\(path):5:20: on.spool.format must be one of json, yaml, raw, lines; found \"xml\"",
                 "\(path):9:9: duplicate step id \"ok\" (first at line 7)",
                 "\(path):11:5: a step needs an \"id\"",
                 "\(path):13:5: step \"both\" has both run and exec; a step does exactly one thing",
-                "\(path):16:5: step \"neither\" needs an action: run or exec",
+                "\(path):16:5: step \"neither\" needs an action: one of run, exec, http, set, foreach, sleep, approval, trigger, uses, fail",
                 "\(path):19:14: timeout must be a duration like 500ms, 10s, 5m, 2h or 1d",
             ])
         }

@@ -67,6 +67,8 @@ final class CronFireTimeTests: XCTestCase {
         XCTAssertNil(schedule.nextFire(after: CronTestTime.seconds("2024-01-01T00:00:00Z")))
         XCTAssertEqual(schedule.nextFires(after: 0, count: 5), [])
         XCTAssertNil(try CronSchedule.parse("0 0 31 APR,jun *").nextFire(after: 0))
+        XCTAssertNil(try CronSchedule.parse("* * * * *").nextFire(after: .max))
+        XCTAssertEqual(try CronSchedule.parse("TZ=UTC @yearly").nextFire(after: -1), 0)
     }
 
     func testBothDayFieldsRestrictedMeansEither() throws {

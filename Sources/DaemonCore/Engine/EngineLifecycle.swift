@@ -137,7 +137,7 @@ extension Engine {
             loop.schedule(after: configuration.shutdownGrace) { [self] in
                 guard phase == .draining else { return }
                 logger.log(.warning, "shutdown grace over: stopping \(busyWorkers) running step(s)")
-                for run in runs.values { run.cancellation?.cancel() }
+                for run in runs.values { run.current?.cancellation?.cancel() }
             }
         }
         drainIfIdle()

@@ -76,13 +76,9 @@ extension Engine {
             reject(activePath, name: name, workflow: workflow, reason: "\(name) could not be read: \(error)")
             return
         }
-        let run = ActiveRun(id: runID, definition: definition, payload: payload, triggerName: name, spoolPath: activePath)
-        journal.submit([.runCreated(RunRecord(
-            id: runID, workflow: workflow, definitionHash: definition.version, triggerKind: "spool", triggerName: name,
-            spoolPath: activePath, payload: payload, createdAt: WallClock.nowMicroseconds()))])
-        enqueue(run)
-        events.publish(["kind": "run_queued", "trigger": ["kind": "spool", "name": .string(name)]], runID: runID, workflow: workflow)
-        dispatch()
+        let trigger = TriggerInfo(kind: "spool", name: name, file: activePath, size: status.size,
+                                  modificationTime: status.modificationTime, ownerUID: status.ownerUID)
+        createRun(definition: definition, payload: payload, trigger: trigger, id: runID)
     }
 
     private func reject(_ path: String, name: String, workflow: String, reason: String) {

@@ -35,15 +35,17 @@ final class JournalReader {
     func run(id: Int64) throws(SQLiteError) -> JSONValue? {
         guard let row = try connection.queryRow("""
             SELECT id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at,
-                   started_at, ended_at, failed_step, error
+                   started_at, ended_at, failed_step, error, vars, parent_run
             FROM runs WHERE id = ?
             """, [.integer(id)]) else { return nil }
         guard case .object(var run) = Self.runSummary(row) else { return nil }
         run["spool_path"] = row.string("spool_path").map(JSONValue.string) ?? .null
         run["payload"] = row.string("payload").flatMap { try? JSONValue.parse($0) } ?? .null
+        run["vars"] = row.string("vars").flatMap { try? JSONValue.parse($0) } ?? .null
+        run["parent_run"] = row.int("parent_run").map(JSONValue.int) ?? .null
         run["attempts"] = .array(try connection.query("""
             SELECT step_index, step_id, attempt, status, started_at, ended_at, exit_code, signal,
-                   stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error
+                   stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error, kind, input, output, retry_reason, retry_expected
             FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt
             """, [.integer(id)]).map(Self.attempt))
         return .object(run)
@@ -78,22 +80,30 @@ final class JournalReader {
     }
 
     private static func attempt(_ row: SQLiteRow) -> JSONValue {
-        .object([
-            "step_index": .int(row.int("step_index") ?? 0),
-            "step": .string(row.string("step_id") ?? ""),
-            "attempt": .int(row.int("attempt") ?? 0),
-            "status": .string(row.string("status") ?? ""),
-            "started_at": time(row, "started_at"),
-            "ended_at": time(row, "ended_at"),
-            "duration_ms": durationMilliseconds(row, from: "started_at", to: "ended_at"),
-            "exit_code": row.int("exit_code").map(JSONValue.int) ?? .null,
-            "signal": row.int("signal").map(JSONValue.int) ?? .null,
-            "stdout": .string(row.string("stdout_tail") ?? ""),
-            "stderr": .string(row.string("stderr_tail") ?? ""),
-            "stdout_bytes": .int(row.int("stdout_bytes") ?? 0),
-            "stderr_bytes": .int(row.int("stderr_bytes") ?? 0),
-            "error": row.string("error").map(JSONValue.string) ?? .null,
-        ])
+        func text(_ column: String) -> JSONValue { row.string(column).map(JSONValue.string) ?? .null }
+        func integer(_ column: String) -> JSONValue { row.int(column).map(JSONValue.int) ?? .null }
+        func json(_ column: String) -> JSONValue { row.string(column).flatMap { try? JSONValue.parse($0) } ?? .null }
+        var attempt: [String: JSONValue] = [:]
+        attempt["step_index"] = .int(row.int("step_index") ?? 0)
+        attempt["step"] = .string(row.string("step_id") ?? "")
+        attempt["attempt"] = .int(row.int("attempt") ?? 0)
+        attempt["status"] = .string(row.string("status") ?? "")
+        attempt["started_at"] = time(row, "started_at")
+        attempt["ended_at"] = time(row, "ended_at")
+        attempt["duration_ms"] = durationMilliseconds(row, from: "started_at", to: "ended_at")
+        attempt["exit_code"] = integer("exit_code")
+        attempt["signal"] = integer("signal")
+        attempt["stdout"] = .string(row.string("stdout_tail") ?? "")
+        attempt["stderr"] = .string(row.string("stderr_tail") ?? "")
+        attempt["stdout_bytes"] = .int(row.int("stdout_bytes") ?? 0)
+        attempt["stderr_bytes"] = .int(row.int("stderr_bytes") ?? 0)
+        attempt["error"] = text("error")
+        attempt["kind"] = text("kind")
+        attempt["input"] = json("input")
+        attempt["output"] = json("output")
+        attempt["retry_reason"] = text("retry_reason")
+        attempt["retry_expected"] = row.int("retry_expected").map { .bool($0 != 0) } ?? .null
+        return .object(attempt)
     }
 }
 

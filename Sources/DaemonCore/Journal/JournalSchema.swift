@@ -2,6 +2,8 @@
 //
 // Never edit a migration that has shipped; add a new one. PRAGMA user_version holds the
 // number of migrations applied. Timestamps are microseconds since the epoch (UTC).
+// step_attempts.step_index is the attempt's place in the run's execution order (a
+// foreach body step gets one per item), not the step's place in the definition.
 
 enum JournalSchema {
     static let migrations: [SQLiteMigration] = [
@@ -61,6 +63,16 @@ enum JournalSchema {
             );
             CREATE INDEX run_events_by_run ON run_events (run_id, id);
             CREATE INDEX runs_by_workflow_ended ON runs (workflow, ended_at);
+            """),
+        SQLiteMigration(name: "step kinds, inputs, outputs, retry reasons and wake times; run vars and parents", sql: """
+            ALTER TABLE step_attempts ADD COLUMN kind TEXT;
+            ALTER TABLE step_attempts ADD COLUMN input TEXT;
+            ALTER TABLE step_attempts ADD COLUMN output TEXT;
+            ALTER TABLE step_attempts ADD COLUMN retry_reason TEXT;
+            ALTER TABLE step_attempts ADD COLUMN retry_expected INTEGER;
+            ALTER TABLE step_attempts ADD COLUMN wake_at INTEGER;
+            ALTER TABLE runs ADD COLUMN vars TEXT;
+            ALTER TABLE runs ADD COLUMN parent_run INTEGER;
             """),
     ]
 }

@@ -14,6 +14,8 @@ public struct RunRecord: Sendable {
     public var spoolPath: String?
     public var payload: JSONValue
     public var createdAt: Int64
+    public var vars: JSONValue = .object([:])
+    public var parentRun: Int64?
 }
 
 /// How a step attempt ended.
@@ -30,6 +32,11 @@ public struct AttemptEnd: Sendable {
     public var standardOutputBytes: Int
     public var standardErrorBytes: Int
     public var error: String?
+    public var output: JSONValue = .null
+    /// Why another attempt follows ("exit 1; attempt 2 of 3 in 2s"), or why not.
+    public var retryReason: String?
+    /// True when the retry policy allowed another attempt (an expected retry).
+    public var retryExpected: Bool?
 }
 
 /// Something that happened to a run or to the daemon, with who made it happen.
@@ -56,7 +63,7 @@ public enum JournalWrite: Sendable {
     case runStarted(runID: Int64, at: Int64)
     case runFinished(runID: Int64, status: String, at: Int64, failedStep: String?, error: String?)
     case runSpoolPath(runID: Int64, path: String?)
-    case attemptStarted(runID: Int64, stepIndex: Int, stepID: String, attempt: Int, at: Int64)
+    case attemptStarted(runID: Int64, stepIndex: Int, stepID: String, attempt: Int, at: Int64, kind: String, input: JSONValue, wakeAt: Int64?)
     case attemptFinished(AttemptEnd)
     /// An event in a run's or the daemon's story: an admin action with who asked.
     case event(RunEvent)
@@ -71,11 +78,13 @@ public enum JournalWrite: Sendable {
                 [.text(hash), .text(workflow), .text(canonical), .text(sourcePath), .integer(at)])
         case .runCreated(let run):
             try connection.execute("""
-                INSERT INTO runs (id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at)
-                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                INSERT INTO runs (id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at,
+                                  vars, parent_run)
+                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [.integer(run.id), .text(run.workflow), .text(run.definitionHash), .text(run.triggerKind),
-                 SQLiteValue(run.triggerName), SQLiteValue(run.spoolPath), .text(run.payload.serialized()), .integer(run.createdAt)])
+                 SQLiteValue(run.triggerName), SQLiteValue(run.spoolPath), .text(run.payload.serialized()), .integer(run.createdAt),
+                 .text(run.vars.serialized()), SQLiteValue(run.parentRun)])
         case .runStarted(let runID, let at):
             try connection.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", [.integer(at), .integer(runID)])
         case .runFinished(let runID, let status, let at, let failedStep, let error):
@@ -83,20 +92,22 @@ public enum JournalWrite: Sendable {
                                    [.text(status), .integer(at), SQLiteValue(failedStep), SQLiteValue(error), .integer(runID)])
         case .runSpoolPath(let runID, let path):
             try connection.execute("UPDATE runs SET spool_path = ? WHERE id = ?", [SQLiteValue(path), .integer(runID)])
-        case .attemptStarted(let runID, let stepIndex, let stepID, let attempt, let at):
+        case .attemptStarted(let runID, let stepIndex, let stepID, let attempt, let at, let kind, let input, let wakeAt):
             try connection.execute("""
-                INSERT INTO step_attempts (run_id, step_index, step_id, attempt, status, started_at)
-                VALUES (?, ?, ?, ?, 'running', ?)
-                """, [.integer(runID), .integer(Int64(stepIndex)), .text(stepID), .integer(Int64(attempt)), .integer(at)])
+                INSERT INTO step_attempts (run_id, step_index, step_id, attempt, status, started_at, kind, input, wake_at)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)
+                """, [.integer(runID), .integer(Int64(stepIndex)), .text(stepID), .integer(Int64(attempt)), .integer(at),
+                       .text(kind), .text(input.serialized()), SQLiteValue(wakeAt)])
         case .attemptFinished(let end):
             try connection.execute("""
                 UPDATE step_attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
-                    stdout_bytes = ?, stderr_bytes = ?, error = ?
+                    stdout_bytes = ?, stderr_bytes = ?, error = ?, output = ?, retry_reason = ?, retry_expected = ?
                 WHERE run_id = ? AND step_index = ? AND attempt = ?
                 """,
                 [.text(end.status), .integer(end.endedAt), SQLiteValue(end.exitCode.map(Int64.init)), SQLiteValue(end.signal.map(Int64.init)),
                  .text(end.standardOutput), .text(end.standardError), .integer(Int64(end.standardOutputBytes)),
-                 .integer(Int64(end.standardErrorBytes)), SQLiteValue(end.error),
+                 .integer(Int64(end.standardErrorBytes)), SQLiteValue(end.error), .text(end.output.serialized()),
+                 SQLiteValue(end.retryReason), SQLiteValue(end.retryExpected),
                  .integer(end.runID), .integer(Int64(end.stepIndex)), .integer(Int64(end.attempt))])
         case .event(let event):
             try connection.execute(

@@ -1,0 +1,416 @@
+// EngineAttempts.swift: one attempt of one step, from start to verdict.
+//
+// In-process kinds (set, fail, foreach) are decided on the loop at once; a sleep is a
+// timer. Process steps go to a worker only after their "attempt started" row commits.
+// The verdict applies the retry policy (step's, else workflow's; Temporal's model):
+// another attempt after a backoff timer that holds no worker, unless the exit code is
+// non-retryable or the attempts are used up. Every attempt is journaled with the
+// reason for what follows and whether the policy expected it.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a worker brings back from a process attempt.
+struct ProcessAttemptResult: Sendable {
+    var outcome: Result<ProcessOutcome, SystemError>
+    /// KEY=value lines the step wrote to $FLOWD_OUTPUT.
+    var outputFile: [UInt8]
+}
+
+extension Engine {
+    /// Starts the run's current step (attempt `current.attempt`).
+    func startAttempt(_ runID: Int64) {
+        guard var run = runs[runID], var current = run.current else { return }
+        let step = current.definition
+        let context = run.expressionContext(step: step, attempt: current.attempt)
+        switch step.kind {
+        case .run:
+            current.needsWorker = true
+            run.current = current
+            runs[runID] = run
+            if busyWorkers < workers.size { startWorkerAttempt(runID: runID) } else { readyRuns.append(runID) }
+        case .set(let values):
+            do {
+                var output: [String: JSONValue] = [:]
+                for (key, value) in values { output[key] = try Self.evaluateTemplates(in: value, context: context) }
+                recordInline(runID, status: "succeeded", output: .object(output), error: nil)
+            } catch {
+                recordInline(runID, status: "failed", output: .null, error: "set: \(error.message)")
+            }
+        case .fail(let message):
+            let text = (try? Template.parse(message).evaluateToString(in: context)) ?? message
+            recordInline(runID, status: "failed", output: .null, error: text)
+        case .foreach(let foreach):
+            do {
+                let value = try Template.parse(foreach.items).evaluate(in: context)
+                guard let items = value.arrayValue else {
+                    return recordInline(runID, status: "failed", output: .null, error: "foreach: expected a list, found \(value.kindName)")
+                }
+                guard items.count <= foreach.maxItems else {
+                    return recordInline(runID, status: "failed", output: .null,
+                                        error: "foreach: \(items.count) items, over max_items (\(foreach.maxItems))")
+                }
+                let now = WallClock.nowMicroseconds()
+                journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: step.id, attempt: 1, at: now,
+                                                kind: "foreach", input: ["items": .int(Int64(items.count))], wakeAt: nil),
+                                .attemptFinished(Self.attemptEnd(runID, current, status: "succeeded", output: .null, error: nil))])
+                enterForeach(runID, step: step, loop: foreach, items: items)
+            } catch {
+                recordInline(runID, status: "failed", output: .null, error: "foreach: \(error.message)")
+            }
+        case .sleep(let sleep):
+            startSleep(runID, sleep: sleep, context: context)
+        case .http, .approval, .trigger, .uses:
+            recordInline(runID, status: "failed", output: .null, error: "step kind '\(step.kind.name)' is not supported by this flowd yet")
+        }
+    }
+
+    /// Journals an in-process attempt (started and ended at once) and ends the step.
+    func recordInline(_ runID: Int64, status: String, output: JSONValue, error: String?) {
+        guard let run = runs[runID], let current = run.current else { return }
+        let now = WallClock.nowMicroseconds()
+        journal.submit([
+            .attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id, attempt: current.attempt,
+                            at: now, kind: current.definition.kind.name, input: current.input, wakeAt: nil),
+            .attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
+        ])
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output)
+        stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
+    }
+
+    static func attemptEnd(_ runID: Int64, _ current: CurrentStep, status: String, output: JSONValue, error: String?) -> AttemptEnd {
+        var end = AttemptEnd(runID: runID, stepIndex: current.sequence, attempt: current.attempt, status: status,
+                             endedAt: WallClock.nowMicroseconds(), exitCode: nil, signal: nil, standardOutput: "", standardError: "",
+                             standardOutputBytes: 0, standardErrorBytes: 0, error: error)
+        end.output = output
+        return end
+    }
+
+    /// Log line and live event for an ended attempt.
+    func announce(_ run: ActiveRun, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
+                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil) {
+        let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : (retryReason != nil ? .warning : .error)
+        logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
+                   + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
+                   id: .stepAttemptFinished,
+                   fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
+                            "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status, "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        events.publish(["kind": "attempt_finished", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt)),
+                        "status": .string(status), "exit_code": exitCode.map { .int(Int64($0)) } ?? .null,
+                        "duration_ms": .int(durationMilliseconds), "stdout": .string(standardOutput), "stderr": .string(standardError),
+                        "error": error.map(JSONValue.string) ?? .null, "output": output,
+                        "retry": retryReason.map(JSONValue.string) ?? .null],
+                       runID: run.id, workflow: run.definition.name)
+    }
+
+    // MARK: Process attempts on workers
+
+    /// Hands the current (process) step to a worker, after its start is committed.
+    func startWorkerAttempt(runID: Int64) {
+        guard phase == .running, var run = runs[runID], var current = run.current else { return }
+        let step = current.definition
+        guard case .run(let runStep) = step.kind else { return }
+        let context = run.expressionContext(step: step, attempt: current.attempt)
+        let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
+        let spec: ProcessSpec
+        do {
+            (spec, current.input) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                        context: context, outputPath: outputPath)
+        } catch {
+            run.current = current
+            runs[runID] = run
+            return recordInline(runID, status: "failed", output: .null, error: "\(error)")
+        }
+        let cancellation = ProcessCancellation()
+        current.cancellation = cancellation
+        run.current = current
+        runs[runID] = run
+        busyWorkers += 1
+        let sequence = current.sequence, attempt = current.attempt
+        events.publish(["kind": "attempt_started", "step": .string(step.id), "attempt": .int(Int64(attempt))],
+                       runID: runID, workflow: run.definition.name)
+        let outputDirectory = outputDirectory
+        journal.submit([.attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: attempt,
+                                        at: WallClock.nowMicroseconds(), kind: "run", input: current.input, wakeAt: nil)]) { [self] outcome in
+            guard case .success = outcome else {
+                loop.execute { [self] in
+                    busyWorkers -= 1
+                    logger.log(.error, "journal write failed; run \(runID) step \(step.id) not started", fields: ["FLOWD_RUN": "\(runID)"])
+                }
+                return
+            }
+            workers.submit { [self] in
+                try? FileSystem.makeDirectories(outputDirectory, mode: 0o700)
+                _ = try? FileSystem.removeFile(outputPath)
+                try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
+                let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
+                try? FileSystem.removeFile(outputPath)
+                let attemptResult = ProcessAttemptResult(outcome: result, outputFile: written)
+                loop.execute { [self] in processAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, attemptResult) }
+            }
+        }
+    }
+
+    func makeProcessSpec(run: ActiveRun, step: StepDefinition, runStep: RunStep, attempt: Int, context: ExpressionContext,
+                         outputPath: String) throws -> (ProcessSpec, JSONValue) {
+        var environment = baseEnvironment
+        for (key, value) in run.definition.environment.merging(step.environment, uniquingKeysWith: { $1 }) {
+            environment[key] = try Template.parse(value).evaluateToString(in: context)
+        }
+        environment["FLOWD_RUN"] = String(run.id)
+        environment["FLOWD_WORKFLOW"] = run.definition.name
+        environment["FLOWD_STEP"] = step.id
+        environment["FLOWD_ATTEMPT"] = String(attempt)
+        environment["FLOWD_OUTPUT"] = outputPath
+        environment["FLOWD_TRIGGER_FILE"] = run.trigger.file
+        environment["FLOWD_TRIGGER_NAME"] = run.trigger.name
+        guard runStep.user == nil && runStep.group == nil else {
+            throw StepPreparationError(message: "user:/group: are not supported by this flowd yet")
+        }
+        var spec: ProcessSpec
+        var input: [String: JSONValue] = [:]
+        switch runStep.action {
+        case .run(let command, let shell):
+            let text = try Template.parse(command).evaluateToString(in: context)
+            spec = ProcessSpec(executable: shell, arguments: ["-c", text], environment: environment)
+            input["run"] = .string(text)
+            input["shell"] = .string(shell)
+        case .exec(let arguments):
+            let argv = try arguments.map { try Template.parse($0).evaluateToString(in: context) }
+            let program = Self.resolveProgram(argv[0], searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+            spec = ProcessSpec(executable: program, arguments: Array(argv.dropFirst()), environment: environment)
+            input["exec"] = .array(argv.map(JSONValue.string))
+        }
+        if let directory = step.workingDirectory {
+            spec.workingDirectory = try Template.parse(directory).evaluateToString(in: context)
+            input["cwd"] = spec.workingDirectory.map(JSONValue.string) ?? .null
+        }
+        if let standardInput = runStep.standardInput {
+            spec.standardInput = Array(try Template.parse(standardInput).evaluateToString(in: context).utf8)
+        }
+        spec.timeout = step.timeout
+        spec.outputLimit = configuration.outputLimit
+        return (spec, .object(input))
+    }
+
+    struct StepPreparationError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    /// A worker's process attempt came back: judge it, then retry, end the step or stop.
+    private func processAttemptFinished(runID: Int64, sequence: Int, attempt: Int, _ result: ProcessAttemptResult) {
+        busyWorkers -= 1
+        defer {
+            dispatch()
+            if phase == .draining { drainIfIdle() }
+        }
+        guard var run = runs[runID], var current = run.current, current.sequence == sequence, current.attempt == attempt else { return }
+        current.cancellation = nil
+        run.current = current
+        runs[runID] = run
+        guard case .run(let runStep) = current.definition.kind else { return }
+        var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
+        var durationMilliseconds: Int64 = 0
+        var retryCode: Int?
+        switch result.outcome {
+        case .success(let outcome):
+            end.standardOutput = String(decoding: outcome.standardOutput, as: UTF8.self)
+            end.standardError = String(decoding: outcome.standardError, as: UTF8.self)
+            end.standardOutputBytes = outcome.standardOutputBytes
+            end.standardErrorBytes = outcome.standardErrorBytes
+            durationMilliseconds = (outcome.endedAt - outcome.startedAt).milliseconds
+            switch outcome.termination {
+            case .exited(let code): end.exitCode = code
+            case .signaled(let signal): end.signal = signal
+            }
+            if outcome.cancelled {
+                end.status = run.cancelRequested ? "cancelled" : "interrupted"
+                end.error = run.cancelRequested ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+            } else if outcome.timedOut {
+                end.status = "timed_out"
+                end.error = "timed out after \(DurationText.format(current.definition.timeout ?? .zero))"
+            } else if end.exitCode == 0 {
+                switch Self.parseOutput(runStep.outputs, standardOutput: end.standardOutput, outputFile: result.outputFile) {
+                case .success(let output):
+                    end.status = "succeeded"
+                    end.output = output
+                case .failure(let problem):
+                    end.error = problem.message
+                }
+            } else if let code = end.exitCode {
+                end.error = "exited with status \(code)"
+                retryCode = Int(code)
+            } else {
+                end.error = "killed by signal \(end.signal ?? 0)"
+            }
+        case .failure(let error):
+            end.error = "could not start: \(error)"
+        }
+        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds)
+    }
+
+    /// Journals the attempt's end and decides: retry after a backoff, or end the step.
+    func finishAttempt(_ runID: Int64, end: AttemptEnd, retryCode: Int?, durationMilliseconds: Int64) {
+        guard var run = runs[runID], var current = run.current else { return }
+        var end = end
+        let policy = current.definition.retry ?? run.definition.retry ?? RetryPolicy()
+        let retryable = ["failed", "timed_out"].contains(end.status) && !run.cancelRequested && phase == .running
+        var delay: Duration?
+        if retryable {
+            let limit = policy.maxAttempts == 0 ? "unlimited" : "\(policy.maxAttempts)"
+            if let retryCode, policy.nonRetryable.contains(retryCode) {
+                end.retryReason = "\(retryCode) is non-retryable; no further attempt"
+                end.retryExpected = false
+            } else if policy.allowsRetry(after: current.attempt, code: retryCode) {
+                var wait = policy.delay(beforeAttempt: current.attempt + 1)
+                if policy.jitter { wait = wait * Double.random(in: 0.8...1.2) }
+                delay = wait
+                end.retryReason = "attempt \(current.attempt + 1) of \(limit) in \(DurationText.format(wait))"
+                end.retryExpected = true
+            } else if policy.maxAttempts > 1 {
+                end.retryReason = "no attempts left (\(current.attempt) of \(limit))"
+                end.retryExpected = false
+            }
+        }
+        journal.submit([.attemptFinished(end)])
+        announce(run, current, status: end.status, exitCode: end.exitCode, durationMilliseconds: durationMilliseconds,
+                 error: end.error, output: end.output, standardOutput: end.standardOutput, standardError: end.standardError,
+                 retryReason: delay == nil ? nil : end.retryReason)
+        if end.status == "interrupted" {
+            // Shutdown: the run stays as it is; the next start settles it (SPEC section 5).
+            run.current = nil
+            runs[runID] = run
+            return
+        }
+        if run.cancelRequested {
+            run.current = nil
+            runs[runID] = run
+            advance(runID)
+            return
+        }
+        if let delay {
+            current.attempt += 1
+            current.timer = loop.schedule(after: delay) { [self] in
+                guard var run = runs[runID], var current = run.current else { return }
+                current.timer = nil
+                run.current = current
+                runs[runID] = run
+                startAttempt(runID)
+            }
+            run.current = current
+            runs[runID] = run
+            return
+        }
+        stepEnded(runID, status: end.status, output: end.output, exitCode: end.exitCode, error: end.error)
+        advance(runID)
+    }
+
+    // MARK: Sleep
+
+    private func startSleep(_ runID: Int64, sleep: SleepStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        let wakeAt: Int64
+        switch sleep {
+        case .duration(let duration):
+            wakeAt = WallClock.nowMicroseconds() + duration.milliseconds * 1000
+        case .until(let text):
+            guard let rendered = try? Template.parse(text).evaluateToString(in: context),
+                  let instant = WallClock.parseRFC3339(rendered) else {
+                return recordInline(runID, status: "failed", output: .null, error: "sleep until: \"\(text)\" is not an RFC 3339 UTC time")
+            }
+            wakeAt = instant
+        }
+        let delay = Duration.microseconds(max(0, wakeAt - WallClock.nowMicroseconds()))
+        current.input = ["until": .string(WallClock.rfc3339(microseconds: wakeAt))]
+        current.timer = loop.schedule(after: delay) { [self] in finishWaitingAttempt(runID, status: "succeeded", error: nil) }
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "sleep",
+                                        input: current.input, wakeAt: wakeAt)])
+        events.publish(["kind": "attempt_started", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt))],
+                       runID: runID, workflow: run.definition.name)
+        publishCounts()
+    }
+
+    /// A timer-held attempt (sleep) ends: woken, or cancelled.
+    func finishWaitingAttempt(_ runID: Int64, status: String, error: String?) {
+        guard var run = runs[runID], let current = run.current else { return }
+        run.state = .running
+        runs[runID] = run
+        journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error))])
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: .null)
+        if run.cancelRequested {
+            run.current = nil
+            runs[runID] = run
+        } else {
+            stepEnded(runID, status: status, output: .null, exitCode: nil, error: error)
+            advance(runID)
+        }
+        publishCounts()
+    }
+
+    // MARK: Outputs
+
+    struct OutputProblem: Error { var message: String }
+
+    /// The step's `output` from its stdout or $FLOWD_OUTPUT, per `outputs:`.
+    static func parseOutput(_ format: OutputFormat, standardOutput: String, outputFile: [UInt8]) -> Result<JSONValue, OutputProblem> {
+        switch format {
+        case .text:
+            return .success(.string(standardOutput))
+        case .json:
+            do {
+                return .success(try JSONValue.parse(standardOutput))
+            } catch {
+                return .failure(OutputProblem(message: "outputs: json: stdout is not valid JSON: \(error)"))
+            }
+        case .lines:
+            var lines = standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            return .success(.array(lines.map(JSONValue.string)))
+        case .env:
+            var values: [String: JSONValue] = [:]
+            for line in String(decoding: outputFile, as: UTF8.self).split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                values[String(line[..<equals])] = .string(String(line[line.index(after: equals)...]))
+            }
+            return .success(.object(values))
+        }
+    }
+
+    /// Evaluates every string in a JSON value as a template (for `set:` values).
+    static func evaluateTemplates(in value: JSONValue, context: ExpressionContext) throws(ExpressionError) -> JSONValue {
+        switch value {
+        case .string(let text): return try Template.parse(text).evaluate(in: context)
+        case .array(let items):
+            var result: [JSONValue] = []
+            for item in items { result.append(try evaluateTemplates(in: item, context: context)) }
+            return .array(result)
+        case .object(let members):
+            var result: [String: JSONValue] = [:]
+            for (key, item) in members { result[key] = try evaluateTemplates(in: item, context: context) }
+            return .object(result)
+        default: return value
+        }
+    }
+}
+
+extension JSONValue {
+    /// "a string", "a number", ... for messages.
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "a list"
+        case .object: "a mapping"
+        }
+    }
+}

@@ -25,9 +25,10 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(problem["path"]?.stringValue, flowd.path("etc/flowd/workflows/broken.yaml"))
         let messages = problem["errors"]?.arrayValue?.compactMap(\.stringValue) ?? []
         XCTAssertEqual(messages, [
-            flowd.path("etc/flowd/workflows/broken.yaml") + ":3:5: step \"a\" needs an action: run or exec",
+            flowd.path("etc/flowd/workflows/broken.yaml") + ":3:5: step \"a\" needs an action: one of run, exec, http, set, foreach, sleep, approval, trigger, uses, fail",
             flowd.path("etc/flowd/workflows/broken.yaml") + ":4:5: unknown key \"rn\" in a step; "
-                + "expected one of: id, name, run, shell, exec, env, cwd, timeout",
+                + "expected one of: id, name, if, timeout, retry, idempotent, continue_on_error, fallback, run, exec, http, set, foreach, "
+                + "sleep, approval, trigger, uses, fail, shell, env, cwd, user, group, stdin, outputs, do, parallel, max_items, with",
         ])
         XCTAssertTrue(flowd.log.contains("invalid workflow definition: " + flowd.path("etc/flowd/workflows/broken.yaml") + ":3:5"),
                       flowd.log)

@@ -75,6 +75,7 @@ struct ExpressionLexer {
         case "=": hint = "; use '==' to compare"
         case "&": hint = "; use '&&'"
         case "|": hint = "; use '||'"
+        case "}" where inTemplate: hint = "; an expression ends with '}}'"
         default: hint = ""
         }
         throw ExpressionError(offset: offset, message: "unexpected character \(Self.quoted(first))\(hint)")

@@ -186,17 +186,13 @@ struct CronParser {
     static func parseItem(_ item: Word, _ kind: CronFieldKind) throws(CronError) -> (set: UInt64, canonical: String) {
         let slash = item.text.firstIndex(of: "/")
         let base = Word(text: item.text[..<(slash ?? item.text.endIndex)], offset: item.offset)
-        var step = 1
-        var stepText = ""
-        if let slash {
-            let stepWord = Word(text: item.text[item.text.index(after: slash)...], offset: item.offset + base.text.count + 1)
-            step = try parseStep(stepWord, kind)
-            stepText = "/\(step)"
-        }
         var low: Int
         var high: Int
         var canonical: String
-        if base.text.hasPrefix("*"), base.text.count > 1 {
+        if base.text.isEmpty || base.text.hasPrefix("-") {
+            let found = base.text.isEmpty ? "/" : "-"
+            throw CronError(offset: base.offset, message: "expected \(kind.expectation) in \(kind.name), found '\(found)'")
+        } else if base.text.hasPrefix("*"), base.text.count > 1 {
             throw unexpected(base.text.dropFirst().first!, at: base.offset + 1, kind)
         } else if base.text == "*" {
             (low, high) = (kind.range.lowerBound, kind.range.upperBound)
@@ -220,6 +216,13 @@ struct CronParser {
             low = try parseValue(base, kind)
             high = slash == nil ? low : kind.range.upperBound
             canonical = slash == nil ? "\(low)" : "\(low)-\(high)"
+        }
+        var step = 1
+        var stepText = ""
+        if let slash {
+            let stepWord = Word(text: item.text[item.text.index(after: slash)...], offset: item.offset + base.text.count + 1)
+            step = try parseStep(stepWord, kind)
+            stepText = "/\(step)"
         }
         var set: UInt64 = 0
         for value in stride(from: low, through: high, by: step) {

@@ -57,6 +57,8 @@ public struct CronSchedule: Sendable, Equatable {
 
     /// How far ahead `nextFire` looks before it gives up.
     private static let horizonSeconds: Int64 = (5 * 365 + 2) * 86_400
+    /// The instants nextFire answers for: years 1 to 9999, far from Int64 overflow.
+    private static let supportedInstants: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
     /// Two days: the window in which the zone is assumed to change offset at most once.
     private static let twoDays: Int64 = 2 * 86_400
 
@@ -77,8 +79,9 @@ public struct CronSchedule: Sendable, Equatable {
     }
 
     /// The first fire time strictly after `after` (Unix seconds, UTC); nil only if there
-    /// is none within 5 years (e.g. "0 0 30 2 *").
+    /// is none within 5 years (e.g. "0 0 30 2 *"), or `after` is outside years 1-9999.
     public func nextFire(after instant: Int64) -> Int64? {
+        guard Self.supportedInstants.contains(instant) else { return nil }
         let clock = CronZoneClock(timeZone: timeZone ?? TimeZone.current)
         let offsetNow = clock.offset(at: instant)
         let offsetSoon = clock.offset(at: instant + Self.twoDays)

@@ -82,6 +82,8 @@ final class ExpressionOperatorTests: XCTestCase {
         XCTAssertEqual(evaluated("'port' in 'report.csv'"), .bool(true))
         XCTAssertEqual(evaluated("'' in 'abc'"), .bool(true))
         XCTAssertEqual(evaluated("'abd' in 'abcabd'"), .bool(true))
+        XCTAssertEqual(evaluated("'aab' in 'aaab'"), .bool(true), "a partial match that restarts inside itself")
+        XCTAssertEqual(evaluated("'abab' in 'abaabab'"), .bool(true))
         XCTAssertEqual(evaluated("'csvx' in trigger.name"), .bool(false))
         XCTAssertEqual(evaluated("'user' in trigger.payload"), .bool(true))
         XCTAssertEqual(evaluated("'ann' in trigger.payload"), .bool(false), "object membership is by key")

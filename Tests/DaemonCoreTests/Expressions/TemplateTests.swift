@@ -69,6 +69,9 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(templateParseError("ok {{ run.id }} then {{ run.id"),
                        ExpressionError(offset: 21, message: "unclosed '{{': no '}}' after it"))
         XCTAssertEqual(templateParseError("a {{ 'open }}")?.offset, 5, "unterminated string at its quote")
+        XCTAssertEqual(templateParseError("abc {{"), ExpressionError(offset: 4, message: "unclosed '{{': no '}}' after it"))
+        XCTAssertEqual(templateParseError("{{ a == }"),
+                       ExpressionError(offset: 8, message: "unexpected character '}'; an expression ends with '}}'"))
         XCTAssertEqual(templateParseError("{{ }}")?.message, "expected an expression, found '}}'")
         XCTAssertEqual(templateParseError("{{ a b }}")?.message, "expected an operator or '}}', found 'b'")
         XCTAssertEqual(templateParseError("é {{ nope(1) }}")?.offset, 5)
@@ -91,7 +94,10 @@ final class TemplateTests: XCTestCase {
 
     func testResultSizeLimit() throws {
         let chunk = String(repeating: "x", count: 300_000)
-        let context = ExpressionContext(roots: ["big": .string(chunk), "huge": .string(chunk + chunk + chunk + chunk)])
+        let context = ExpressionContext(roots: [
+            "big": .string(chunk), "huge": .string(chunk + chunk + chunk + chunk),
+            "many": .array(Array(repeating: .string(chunk), count: 4)),
+        ])
         let three = try Template.parse("{{ big }}{{ big }}{{ big }}")
         XCTAssertEqual(try three.evaluateToString(in: context).utf8.count, 900_000)
         let four = try Template.parse("{{ big }}{{ big }}{{ big }}{{ big }}")
@@ -100,6 +106,10 @@ final class TemplateTests: XCTestCase {
         }
         XCTAssertThrowsError(try Template.parse("{{ huge }}").evaluate(in: context), "a string result over the limit")
         XCTAssertThrowsError(try Expression.parse("upper(huge)").evaluate(in: context))
+        XCTAssertThrowsError(try Expression.parse("  json(many)").evaluate(in: context)) { error in
+            XCTAssertEqual(error as? ExpressionError, ExpressionError(
+                offset: 2, message: "the result of json() is 1200013 bytes, over the limit of 1048576"))
+        }
         XCTAssertEqual(try Expression.parse("len(huge)").evaluate(in: context), .int(1_200_000),
                        "intermediate values are not results")
     }

@@ -152,27 +152,49 @@ enum Commands {
         }
     }
 
+    /// Checks each file with the daemon's own loader; no daemon needed. Every error of
+    /// every file is printed; on success a summary with each schedule's next 3 fires.
     static func validate(_ invocation: Invocation) throws {
         guard !invocation.arguments.isEmpty else { throw UsageError(message: "validate needs at least one file") }
         var failed = false
         var results: [JSONValue] = []
+        let now = WallClock.nowMicroseconds() / 1_000_000
         for path in invocation.arguments {
             do {
                 let definition = try WorkflowLoader.load(path: path)
-                results.append(.object(["file": .string(path), "valid": true, "name": .string(definition.name),
-                                        "version": .string(definition.version), "steps": .int(Int64(definition.steps.count)),
-                                        "errors": []]))
-                if !invocation.json {
-                    print("\(path): ok: workflow \(definition.name), \(definition.steps.count) step(s), version \(definition.version.prefix(12))")
-                }
+                guard case .object(var summary) = definition.summaryJSON(now: now) else { continue }
+                summary["file"] = .string(path)
+                summary["valid"] = true
+                summary["errors"] = []
+                results.append(.object(summary))
+                if !invocation.json { printSummary(path: path, definition: definition, summary: summary) }
             } catch {
                 failed = true
-                results.append(.object(["file": .string(path), "valid": false,
+                results.append(.object(["file": .string(path), "valid": false, "name": .null, "version": .null,
+                                        "triggers": .null, "steps": [], "next_fires": [],
                                         "errors": .array(error.errors.map { .string($0.description) })]))
                 if !invocation.json { for problem in error.errors { print(problem.description) } }
             }
         }
         if invocation.json { invocation.printJSON(.object(["files": .array(results)])) }
         if failed { throw CommandFailure(message: "", status: 1) }
+    }
+
+    private static func printSummary(path: String, definition: WorkflowDefinition, summary: [String: JSONValue]) {
+        print("\(path): ok: workflow \(definition.name), \(definition.steps.count) step(s), version \(definition.version.prefix(12))")
+        var triggers: [String] = []
+        if let spool = definition.triggers.spool { triggers.append("spool (\(spool.format.rawValue))") }
+        if !definition.triggers.schedules.isEmpty { triggers.append("schedule") }
+        if definition.triggers.manual { triggers.append("manual") }
+        if let workflow = definition.triggers.workflow {
+            triggers.append("after workflow \(workflow.name) (\(workflow.statuses.map(\.rawValue).joined(separator: ", ")))")
+        }
+        print("  triggers: \(triggers.isEmpty ? "none" : triggers.joined(separator: ", "))")
+        for schedule in summary["triggers"]?["schedules"]?.arrayValue ?? [] {
+            let fires = (schedule["next_fires"]?.arrayValue ?? []).map { Output.localTime($0) }
+            let catchUp = schedule["catch_up"]?.boolValue == true ? ", catch_up" : ""
+            print("  schedule \(schedule["cron"]?.stringValue ?? "")\(catchUp): next \(fires.isEmpty ? "none within 5 years" : fires.joined(separator: ", "))")
+        }
+        print("  steps: \(definition.steps.map(\.id).joined(separator: ", "))")
     }
 }

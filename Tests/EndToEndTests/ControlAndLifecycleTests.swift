@@ -86,5 +86,20 @@ final class ControlAndLifecycleTests: XCTestCase {
         XCTAssertTrue(result.standardOutput.contains("\(bad):2:5: step \"x\" needs an action: one of run, exec, http, set, foreach, sleep, approval, trigger, uses, fail"), result.standardOutput)
         XCTAssertTrue(result.standardOutput.contains("\(bad):3:9: duplicate step id \"x\" (first at line 2)"), result.standardOutput)
         XCTAssertEqual(flowd.flowadm(arguments: ["validate", good], socket: false).status, 0)
+
+        // A schedule shows its next three fire times; --json says which file is valid.
+        let cron = flowd.path("etc/flowd/workflows/cron.yaml")
+        try "on: { schedule: '@daily' }\nsteps: [{ id: tick, run: date }]\n".write(toFile: cron, atomically: true, encoding: .utf8)
+        let scheduled = flowd.flowadm(arguments: ["validate", cron], socket: false)
+        XCTAssertEqual(scheduled.status, 0, scheduled.standardOutput)
+        let fireLine = scheduled.standardOutput.split(separator: "\n").first { $0.contains("schedule @daily: next ") }
+        XCTAssertEqual(fireLine?.components(separatedBy: ":00:00").count, 4, scheduled.standardOutput)
+        XCTAssertTrue(scheduled.standardOutput.contains("  steps: tick"), scheduled.standardOutput)
+        let json = flowd.flowadm(arguments: ["validate", "--json", cron, bad], socket: false)
+        XCTAssertEqual(json.status, 1)
+        let files = try XCTUnwrap(JSONValue.parse(json.standardOutput)["files"]?.arrayValue)
+        XCTAssertEqual(files.map { $0["valid"] }, [true, false])
+        XCTAssertEqual(files[0]["next_fires"]?.arrayValue?.count, 3)
+        XCTAssertEqual(files[1]["errors"]?.arrayValue?.count, 2)
     }
 }

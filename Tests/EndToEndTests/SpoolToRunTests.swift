@@ -51,6 +51,31 @@ final class SpoolToRunTests: XCTestCase {
         XCTAssertEqual(try flowd.stop(), 0)
     }
 
+    func testStepKindWithoutExecutorFailsItsAttemptAndTheDaemonKeepsRunning() throws {
+        let workflow = """
+            on: { spool: { format: json } }
+            steps:
+              - id: first
+                run: echo before
+              - id: call
+                http: { url: "https://example.org/" }
+              - id: never
+                run: echo after
+            """
+        let flowd = try FlowdHarness(workflows: ["kinds.yaml": workflow, "hello.yaml": Self.hello])
+        try flowd.start()
+        try flowd.drop("{}", workflow: "kinds", name: "a.json")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "failed")
+        let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
+        XCTAssertEqual(attempts.map { $0["step"] }, ["first", "call"])
+        XCTAssertEqual(attempts[1]["status"], "failed")
+        XCTAssertEqual(attempts[1]["error"], "step kind 'http' is not supported by this flowd yet")
+        try flowd.drop("{}", workflow: "hello", name: "b.json")
+        XCTAssertEqual(try flowd.waitForRun(2)["status"], "succeeded")
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
     func testFilesWrittenInPlaceAndRenamedInBothRun() throws {
         let flowd = try FlowdHarness(workflows: ["hello.yaml": Self.hello])
         try flowd.start()

@@ -40,8 +40,13 @@ extension WorkflowDefinition {
     /// The canonical text that the version hash is computed over.
     public var canonicalText: String { canonicalJSON.serialized() }
 
-    /// The version: SHA-256 of the canonical text, in hex.
-    public var version: String { SHA256.hexDigest(Array(canonicalText.utf8)) }
+    /// SHA-256 of the canonical text, in hex, computed now (the `version` property
+    /// holds it once the loader has stamped the definition).
+    public var computedVersion: String { SHA256.hexDigest(Array(canonicalText.utf8)) }
+
+    /// Stores `computedVersion` in `version`. The loader does it last; code that edits
+    /// a loaded definition must call it again.
+    public mutating func stampVersion() { version = computedVersion }
 
     static func milliseconds(_ duration: Duration?) -> JSONValue {
         duration.map { .int($0.milliseconds) } ?? .null

@@ -89,6 +89,9 @@ public struct WorkflowDefinition: Sendable {
     public var onFailure: [StepDefinition] = []
     public var onSuccess: [StepDefinition] = []
     public var onCancel: [StepDefinition] = []
+    /// The version: SHA-256 of the canonical text, in hex. Stamped by the loader once
+    /// the definition is complete (hashing per access cost ~1 ms per spool claim).
+    public internal(set) var version = ""
 
     public init(name: String, sourcePath: String, steps: [StepDefinition]) {
         self.name = name

@@ -62,7 +62,10 @@ public enum WorkflowLoader {
             ($0.element.location.line, $0.element.location.column, $0.offset)
                 < ($1.element.location.line, $1.element.location.column, $1.offset)
         }.map(\.element)
-        if let definition, errors.isEmpty { return definition }
+        if var definition, errors.isEmpty {
+            definition.stampVersion()
+            return definition
+        }
         throw DefinitionErrors(errors)
     }
 

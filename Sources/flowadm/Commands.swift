@@ -48,6 +48,8 @@ enum Commands {
         Verb(name: "stats", synopsis: "stats [WORKFLOW] [--last N]", summary: "success rate, durations, failing steps", run: ObserveCommands.stats),
         Verb(name: "metrics", synopsis: "metrics", summary: "Prometheus text format", run: ObserveCommands.metrics),
         Verb(name: "spool", synopsis: "spool", summary: "pending, held and rejected spool files", run: ObserveCommands.spool),
+        Verb(name: "trigger", synopsis: "trigger WORKFLOW [--payload JSON | --file F] [--wait]", summary: "start a run by hand", run: ChangeCommands.trigger),
+        Verb(name: "cancel", synopsis: "cancel RUN", summary: "stop a run (on_cancel runs)", run: ChangeCommands.cancel),
         Verb(name: "reload", synopsis: "reload", summary: "re-read workflow definitions (admins)", run: ObserveCommands.reload),
         Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
     ]

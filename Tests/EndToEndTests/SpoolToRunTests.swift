@@ -58,7 +58,8 @@ final class SpoolToRunTests: XCTestCase {
               - id: first
                 run: echo before
               - id: call
-                http: { url: "https://example.org/" }
+                uses: slack/post-message
+                with: { channel: "#ops", text: hi }
               - id: never
                 run: echo after
             """
@@ -68,9 +69,9 @@ final class SpoolToRunTests: XCTestCase {
         let run = try flowd.waitForRun(1)
         XCTAssertEqual(run["status"], "failed")
         let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
-        XCTAssertEqual(attempts.map { $0["step"] }, ["first", "call"])
-        XCTAssertEqual(attempts[1]["status"], "failed")
-        XCTAssertEqual(attempts[1]["error"], "step kind 'http' is not supported by this flowd yet")
+        XCTAssertEqual(attempts.map { $0["step"] }, ["first", "call", "never"])
+        XCTAssertEqual(attempts.map { $0["status"] }, ["succeeded", "failed", "skipped"])
+        XCTAssertEqual(attempts[1]["error"], "step kind 'uses' is not supported by this flowd yet")
         try flowd.drop("{}", workflow: "hello", name: "b.json")
         XCTAssertEqual(try flowd.waitForRun(2)["status"], "succeeded")
         XCTAssertEqual(try flowd.stop(), 0)

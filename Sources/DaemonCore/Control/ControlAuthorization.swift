@@ -37,6 +37,12 @@ struct ControlAuthorizer: Sendable {
         return .none
     }
 
+    /// True when the peer belongs to one of the workflow's `owners` groups.
+    func isOwner(_ peer: PeerCredentials, owners: [String]) -> Bool {
+        let groups = Set([peer.gid] + peer.supplementaryGroups)
+        return owners.contains { name in Self.groupID(named: name).map(groups.contains) ?? false }
+    }
+
     /// The gid of group `name`, or nil when there is no such group.
     static func groupID(named name: String) -> UInt32? {
         var group = group()

@@ -138,6 +138,14 @@ enum ControlInterface {
         # Spool files: pending per workflow, held, and rejected with their reasons.
         method ListSpool() -> (pending: []SpoolPending, held: []SpoolFile, rejected: []SpoolRejected)
 
+        # Start a run by hand (admins, or the workflow's owners). With wait, the reply
+        # comes when the run ends, with its final status.
+        method Trigger(workflow: string, payload: ?object, wait: ?bool) -> (run: int, status: string)
+
+        # Cancel a queued or running run: its step's process group gets SIGTERM, then
+        # SIGKILL; on_cancel runs; the reply comes when the run has ended.
+        method CancelRun(id: int) -> (run: int, status: string)
+
         # Re-read the workflow definitions (as SIGHUP does). Admins only.
         method Reload() -> (workflows: int, definition_errors: int)
 
@@ -146,6 +154,12 @@ enum ControlInterface {
 
         # The caller's uid and groups do not allow this method.
         error PermissionDenied (message: string)
+
+        # The run has already ended.
+        error RunEnded (message: string)
+
+        # flowd is stopping and takes no new runs.
+        error NotAccepting (message: string)
 
         # The journal could not be read.
         error JournalError (message: string)

@@ -49,6 +49,9 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         "GetMetrics": (.read, { $0.getMetrics }),
         "ListSpool": (.read, { $0.listSpool }),
         "Reload": (.admin, { $0.reload }),
+        // Checked per workflow: admins, or members of the workflow's owners groups.
+        "Trigger": (.none, { $0.trigger }),
+        "CancelRun": (.none, { $0.cancelRun }),
     ]
 
     init(_ dependencies: ControlDependencies) throws(SQLiteError) {
@@ -102,6 +105,68 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
     }
 
     // MARK: Changes
+
+    /// Admins may act on every workflow; owners on theirs. Runs on the loop thread.
+    private func mayAct(_ peer: PeerCredentials, on definition: WorkflowDefinition?) -> Bool {
+        if dependencies.authorizer.access(for: peer) == .admin { return true }
+        guard let definition else { return false }
+        return dependencies.authorizer.isOwner(peer, owners: definition.owners)
+    }
+
+    private func denied(_ reply: VarlinkReplySink, _ peer: PeerCredentials, _ what: String) {
+        reply.error("io.flowd.Control.PermissionDenied", [
+            "message": .string("uid \(peer.uid) may not \(what); ask an admin of flowd or an owner of the workflow"),
+        ])
+    }
+
+    private func trigger(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        guard let workflow = try optionalString(call.parameters, "workflow") else { throw InvalidParameter(name: "workflow") }
+        let payload = call.parameters["payload"] ?? .object([:])
+        let wait = call.parameters["wait"]?.boolValue ?? false
+        let engine = dependencies.engine
+        let journal = dependencies.journal
+        let logger = dependencies.logger
+        engine.loop.execute { [self] in
+            let definition = engine.definitions.workflows[workflow]
+            guard mayAct(peer, on: definition) else { return denied(reply, peer, "trigger \(workflow)") }
+            guard let definition else {
+                return reply.error("io.flowd.Control.NotFound", ["kind": "workflow", "name": .string(workflow)])
+            }
+            guard let runID = engine.triggerManually(workflow: definition.name, payload: payload, byUID: peer.uid) else {
+                return reply.error("io.flowd.Control.NotAccepting", ["message": .string("flowd is stopping; no new runs")])
+            }
+            journal.submit([.event(RunEvent(runID: runID, workflow: workflow, kind: "trigger", uid: peer.uid, pid: peer.pid,
+                                            details: ["payload": payload]))])
+            logger.log(.notice, "run \(runID) of \(workflow) triggered by uid \(peer.uid) (pid \(peer.pid))", id: .adminAction,
+                       fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": workflow, "FLOWD_UID": "\(peer.uid)"])
+            if wait {
+                engine.runWaiters[runID, default: []].append { status in reply.reply(["run": .int(runID), "status": .string(status)]) }
+            } else {
+                reply.reply(["run": .int(runID), "status": "queued"])
+            }
+        }
+    }
+
+    private func cancelRun(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let runID = try requiredRunID(call.parameters)
+        let recorded = try reader.run(id: runID)
+        let engine = dependencies.engine
+        let journal = dependencies.journal
+        engine.loop.execute { [self] in
+            guard let run = engine.runs[runID] else {
+                guard let recorded else { return reply.error("io.flowd.Control.NotFound", ["kind": "run", "name": .string(String(runID))]) }
+                return reply.error("io.flowd.Control.RunEnded", [
+                    "message": .string("run \(runID) already ended (\(recorded["status"]?.stringValue ?? "?"))"),
+                ])
+            }
+            guard mayAct(peer, on: run.definition) else { return denied(reply, peer, "cancel run \(runID)") }
+            journal.submit([.event(RunEvent(runID: runID, workflow: run.definition.name, kind: "cancel", uid: peer.uid, pid: peer.pid))])
+            dependencies.logger.log(.notice, "run \(runID) cancelled by uid \(peer.uid) (pid \(peer.pid))", id: .adminAction,
+                                    fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_UID": "\(peer.uid)"])
+            engine.runWaiters[runID, default: []].append { status in reply.reply(["run": .int(runID), "status": .string(status)]) }
+            engine.stop(runID, reason: .cancelled(byUID: peer.uid))
+        }
+    }
 
     private func reload(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
         let engine = dependencies.engine

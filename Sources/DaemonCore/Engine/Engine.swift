@@ -54,6 +54,8 @@ public final class Engine: @unchecked Sendable {
     var busyWorkers = 0
     var queuedCount = 0
     var waitingCount: Int { runs.values.filter { $0.state == .waiting }.count }
+    /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
+    var runWaiters: [Int64: [(String) -> Void]] = [:]
     /// The daemon's environment minus what children must never see.
     let baseEnvironment: [String: String]
     /// Where steps write KEY=value outputs ($FLOWD_OUTPUT).
@@ -117,9 +119,11 @@ public final class Engine: @unchecked Sendable {
         while busyWorkers < workers.size, !readyRuns.isEmpty {
             startWorkerAttempt(runID: readyRuns.removeFirst())
         }
-        while let runID = nextQueuedRun() {
+        // A new run starts only while a worker is free and no started run waits for
+        // one: otherwise a big queue would line all its first steps up ahead of
+        // everyone else's. Runs that only wait (sleep) or run in-process hold none.
+        while busyWorkers < workers.size, readyRuns.isEmpty, let runID = nextQueuedRun() {
             begin(runID)
-            if busyWorkers >= workers.size && !readyRuns.isEmpty { break }
         }
         publishCounts()
     }

@@ -228,8 +228,8 @@ extension Engine {
             case .signaled(let signal): end.signal = signal
             }
             if outcome.cancelled {
-                end.status = run.cancelRequested ? "cancelled" : "interrupted"
-                end.error = run.cancelRequested ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+                end.status = current.abandoned ? "cancelled" : "interrupted"
+                end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
             } else if outcome.timedOut {
                 end.status = "timed_out"
                 end.error = "timed out after \(DurationText.format(current.definition.timeout ?? .zero))"
@@ -258,7 +258,7 @@ extension Engine {
         guard var run = runs[runID], var current = run.current else { return }
         var end = end
         let policy = current.definition.retry ?? run.definition.retry ?? RetryPolicy()
-        let retryable = ["failed", "timed_out"].contains(end.status) && !run.cancelRequested && phase == .running
+        let retryable = ["failed", "timed_out"].contains(end.status) && !current.abandoned && phase == .running
         var delay: Duration?
         if retryable {
             let limit = policy.maxAttempts == 0 ? "unlimited" : "\(policy.maxAttempts)"
@@ -286,7 +286,7 @@ extension Engine {
             runs[runID] = run
             return
         }
-        if run.cancelRequested {
+        if current.abandoned {
             run.current = nil
             runs[runID] = run
             advance(runID)
@@ -345,7 +345,7 @@ extension Engine {
         runs[runID] = run
         journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error))])
         announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: .null)
-        if run.cancelRequested {
+        if current.abandoned {
             run.current = nil
             runs[runID] = run
         } else {

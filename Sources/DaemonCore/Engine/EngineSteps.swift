@@ -206,6 +206,7 @@ extension Engine {
         let label: String
         if case .cancelled = reason { label = "on_cancel" } else { label = "on_failure" }
         run.frames = handlers.isEmpty ? [] : [Frame(steps: handlers, kind: .handler(label))]
+        run.current?.abandoned = true
         runs[runID] = run
         if let current = run.current {
             if let timer = current.timer {
@@ -247,6 +248,7 @@ extension Engine {
             guard case .success = outcome, let activePath = run.spoolPath, run.trigger.kind == "spool" else { return }
             loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath) }
         }
+        for waiter in runWaiters.removeValue(forKey: runID) ?? [] { waiter(status) }
         runEnded(run, status: status)
         dispatch()
         if phase == .draining { drainIfIdle() }

@@ -71,6 +71,9 @@ struct CurrentStep: Sendable {
     var cancellation: ProcessCancellation?
     /// A sleep, a retry backoff or an approval timeout.
     var timer: EventLoop.TimerID?
+    /// The run was cancelled or timed out while this attempt was in flight: its frame is
+    /// gone, so its outcome is recorded but does not move the run.
+    var abandoned = false
 }
 
 /// One run the engine is carrying (queued, running or waiting).

@@ -23,7 +23,7 @@ let package = Package(
         ),
         .executableTarget(name: "flowd", dependencies: ["DaemonCore"]),
         .executableTarget(name: "flowadm", dependencies: ["DaemonCore"]),
-        .testTarget(name: "DaemonCoreTests", dependencies: ["DaemonCore"], exclude: ["Definitions/Fixtures"]),
+        .testTarget(name: "DaemonCoreTests", dependencies: ["DaemonCore"], exclude: ["Definitions/Fixtures", "HTTP/Support"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DaemonCore"], exclude: ["Support"]),
     ]
 )

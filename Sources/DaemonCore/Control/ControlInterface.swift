@@ -11,14 +11,14 @@ enum ControlInterface {
         # Administration of the flowd workflow daemon.
         interface io.flowd.Control
 
-        type Trigger (kind: string, name: ?string)
+        type RunTrigger (kind: string, name: ?string)
 
         type RunSummary (
           id: int,
           workflow: string,
           version: string,
           status: string,
-          trigger: Trigger,
+          trigger: RunTrigger,
           created_at: string,
           started_at: ?string,
           ended_at: ?string,
@@ -49,7 +49,7 @@ enum ControlInterface {
           workflow: string,
           version: string,
           status: string,
-          trigger: Trigger,
+          trigger: RunTrigger,
           created_at: string,
           started_at: ?string,
           ended_at: ?string,

@@ -19,6 +19,12 @@ struct ProcessAttemptResult: Sendable {
     var outputFile: [UInt8]
 }
 
+/// What a worker brings back from any attempt.
+enum WorkerResult: Sendable {
+    case process(ProcessAttemptResult)
+    case http(Result<HTTPResponse, HTTPClientError>)
+}
+
 extension Engine {
     /// Starts the run's current step (attempt `current.attempt`).
     func startAttempt(_ runID: Int64) {
@@ -26,7 +32,7 @@ extension Engine {
         let step = current.definition
         let context = run.expressionContext(step: step, attempt: current.attempt)
         switch step.kind {
-        case .run:
+        case .run, .http:
             current.needsWorker = true
             run.current = current
             runs[runID] = run
@@ -62,7 +68,7 @@ extension Engine {
             }
         case .sleep(let sleep):
             startSleep(runID, sleep: sleep, context: context)
-        case .http, .approval, .trigger, .uses:
+        case .approval, .trigger, .uses:
             recordInline(runID, status: "failed", output: .null, error: "step kind '\(step.kind.name)' is not supported by this flowd yet")
         }
     }
@@ -107,23 +113,41 @@ extension Engine {
 
     // MARK: Process attempts on workers
 
-    /// Hands the current (process) step to a worker, after its start is committed.
+    /// Hands the current step (process or http) to a worker, after its start is committed.
     func startWorkerAttempt(runID: Int64) {
         guard phase == .running, var run = runs[runID], var current = run.current else { return }
         let step = current.definition
-        guard case .run(let runStep) = step.kind else { return }
         let context = run.expressionContext(step: step, attempt: current.attempt)
-        let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
-        let spec: ProcessSpec
+        let cancellation = ProcessCancellation()
+        let job: @Sendable () -> WorkerResult
         do {
-            (spec, current.input) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
-                                                        context: context, outputPath: outputPath)
+            switch step.kind {
+            case .run(let runStep):
+                let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
+                let spec: ProcessSpec
+                (spec, current.input) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                            context: context, outputPath: outputPath)
+                job = { [outputDirectory] in
+                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o700)
+                    try? FileSystem.removeFile(outputPath)
+                    try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
+                    let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
+                    try? FileSystem.removeFile(outputPath)
+                    return .process(ProcessAttemptResult(outcome: result, outputFile: written))
+                }
+            case .http(let http):
+                let spec: HTTPRequestSpec
+                (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
+                job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
+            default:
+                preconditionFailure("only run and http steps go to workers")
+            }
         } catch {
             run.current = current
             runs[runID] = run
             return recordInline(runID, status: "failed", output: .null, error: "\(error)")
         }
-        let cancellation = ProcessCancellation()
         current.cancellation = cancellation
         run.current = current
         runs[runID] = run
@@ -131,9 +155,9 @@ extension Engine {
         let sequence = current.sequence, attempt = current.attempt
         events.publish(["kind": "attempt_started", "step": .string(step.id), "attempt": .int(Int64(attempt))],
                        runID: runID, workflow: run.definition.name)
-        let outputDirectory = outputDirectory
         journal.submit([.attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: attempt,
-                                        at: WallClock.nowMicroseconds(), kind: "run", input: current.input, wakeAt: nil)]) { [self] outcome in
+                                        at: WallClock.nowMicroseconds(), kind: step.kind.name, input: current.input,
+                                        wakeAt: nil)]) { [self] outcome in
             guard case .success = outcome else {
                 loop.execute { [self] in
                     busyWorkers -= 1
@@ -142,16 +166,36 @@ extension Engine {
                 return
             }
             workers.submit { [self] in
-                try? FileSystem.makeDirectories(outputDirectory, mode: 0o700)
-                _ = try? FileSystem.removeFile(outputPath)
-                try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
-                let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
-                let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
-                try? FileSystem.removeFile(outputPath)
-                let attemptResult = ProcessAttemptResult(outcome: result, outputFile: written)
-                loop.execute { [self] in processAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, attemptResult) }
+                let result = job()
+                loop.execute { [self] in workerAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, result) }
             }
         }
+    }
+
+    /// The request of an http step, with its templates evaluated.
+    func makeHTTPRequest(_ http: HTTPStep, step: StepDefinition, context: ExpressionContext) throws -> (HTTPRequestSpec, JSONValue) {
+        var spec = HTTPRequestSpec(method: http.method, url: try Template.parse(http.url).evaluateToString(in: context))
+        for (name, value) in http.headers { spec.headers[name] = try Template.parse(value).evaluateToString(in: context) }
+        for (name, value) in http.query { spec.query[name] = try Template.parse(value).evaluateToString(in: context) }
+        if let body = http.body {
+            spec.body = Array(try Self.evaluateTemplates(in: body, context: context).serialized().utf8)
+            if !spec.headers.keys.contains(where: { $0.lowercased() == "content-type" }) { spec.headers["Content-Type"] = "application/json" }
+        } else if let bodyFile = http.bodyFile {
+            let path = try Template.parse(bodyFile).evaluateToString(in: context)
+            do {
+                spec.body = try FileSystem.readRegularFile(path, maxBytes: 64 << 20)
+            } catch {
+                throw StepPreparationError(message: "body_file: \(error)")
+            }
+        }
+        spec.timeout = step.timeout ?? http.timeout ?? .seconds(30)
+        spec.maxResponseBytes = max(configuration.outputLimit, 1 << 20)
+        // Header values may hold credentials: the journal keeps their names only.
+        let input: JSONValue = ["method": .string(spec.method), "url": .string(spec.url),
+                                "headers": .array(spec.headers.keys.sorted().map(JSONValue.string)),
+                                "query": .object(spec.query.mapValues(JSONValue.string)),
+                                "body_bytes": .int(Int64(spec.body?.count ?? 0))]
+        return (spec, input)
     }
 
     func makeProcessSpec(run: ActiveRun, step: StepDefinition, runStep: RunStep, attempt: Int, context: ExpressionContext,
@@ -201,8 +245,8 @@ extension Engine {
         var description: String { message }
     }
 
-    /// A worker's process attempt came back: judge it, then retry, end the step or stop.
-    private func processAttemptFinished(runID: Int64, sequence: Int, attempt: Int, _ result: ProcessAttemptResult) {
+    /// A worker's attempt came back: judge it, then retry, end the step or stop.
+    private func workerAttemptFinished(runID: Int64, sequence: Int, attempt: Int, _ result: WorkerResult) {
         busyWorkers -= 1
         defer {
             dispatch()
@@ -212,7 +256,49 @@ extension Engine {
         current.cancellation = nil
         run.current = current
         runs[runID] = run
-        guard case .run(let runStep) = current.definition.kind else { return }
+        switch (result, current.definition.kind) {
+        case (.process(let processResult), .run(let runStep)):
+            judgeProcess(runID, run: run, current: current, runStep: runStep, processResult)
+        case (.http(let response), .http(let http)):
+            judgeHTTP(runID, run: run, current: current, http: http, response)
+        default:
+            preconditionFailure("a worker result of the wrong kind")
+        }
+    }
+
+    private func judgeHTTP(_ runID: Int64, run: ActiveRun, current: CurrentStep, http: HTTPStep,
+                           _ result: Result<HTTPResponse, HTTPClientError>) {
+        var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
+        var durationMilliseconds: Int64 = 0
+        var retryCode: Int?
+        switch result {
+        case .success(let response):
+            durationMilliseconds = response.duration.milliseconds
+            end.output = response.stepOutput
+            end.standardOutput = String(decoding: response.body.prefix(configuration.outputLimit), as: UTF8.self)
+            end.standardOutputBytes = response.body.count
+            end.exitCode = Int32(response.status)
+            let expected = http.expect.isEmpty ? (200...299).contains(response.status) : http.expect.contains(response.status)
+            if expected {
+                end.status = "succeeded"
+            } else {
+                end.error = "HTTP \(response.status)" + (http.expect.isEmpty ? " (expected a 2xx status)"
+                    : " (expected \(http.expect.map(String.init).joined(separator: ", ")))")
+                retryCode = response.status
+            }
+        case .failure(.cancelled):
+            end.status = current.abandoned ? "cancelled" : "interrupted"
+            end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+        case .failure(.timedOut(let limit)):
+            end.status = "timed_out"
+            end.error = "no answer within \(DurationText.format(limit))"
+        case .failure(let error):
+            end.error = "\(error)"
+        }
+        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds)
+    }
+
+    private func judgeProcess(_ runID: Int64, run: ActiveRun, current: CurrentStep, runStep: RunStep, _ result: ProcessAttemptResult) {
         var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
         var durationMilliseconds: Int64 = 0
         var retryCode: Int?

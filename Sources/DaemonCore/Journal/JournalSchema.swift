@@ -74,5 +74,8 @@ enum JournalSchema {
             ALTER TABLE runs ADD COLUMN vars TEXT;
             ALTER TABLE runs ADD COLUMN parent_run INTEGER;
             """),
+        SQLiteMigration(name: "index runs by workflow and status", sql: """
+            CREATE INDEX runs_by_workflow_status ON runs (workflow, status, id);
+            """),
     ]
 }

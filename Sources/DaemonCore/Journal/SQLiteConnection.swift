@@ -189,10 +189,12 @@ public final class SQLiteConnection {
     /// snapshot for several reads. Nested calls use a savepoint inside the outer transaction.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let nested = sqlite3_get_autocommit(database) == 0
+        // One-statement texts go through execute(), whose prepared statements are cached:
+        // the journal writer runs a transaction per group commit.
         if nested {
-            try executeScript("SAVEPOINT flowd_nested")
+            try execute("SAVEPOINT flowd_nested")
         } else {
-            try executeScript(options.readOnly ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE")
+            try execute(options.readOnly ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE")
         }
         let result: T
         do {
@@ -202,7 +204,7 @@ public final class SQLiteConnection {
             throw error
         }
         do {
-            try executeScript(nested ? "RELEASE flowd_nested" : "COMMIT")
+            try execute(nested ? "RELEASE flowd_nested" : "COMMIT")
         } catch {
             rollBack(nested: nested)
             throw error

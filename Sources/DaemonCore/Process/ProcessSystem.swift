@@ -86,7 +86,7 @@ enum ProcessSystem {
         if let bad = strings.first(where: { $0.utf8.contains(0) }) {
             throw SystemError(call: "posix_spawn", subject: "string with a NUL byte: \(bad.debugDescription)", errno: EINVAL)
         }
-        if let badKey = spec.environment.keys.first(where: { $0.isEmpty || $0.utf8.contains(0) || $0.contains("=") }) {
+        if let badKey = spec.environment.keys.first(where: { $0.isEmpty || $0.utf8.contains(0) || $0.utf8.contains(UInt8(ascii: "=")) }) {
             throw SystemError(call: "posix_spawn", subject: "environment name \(badKey.debugDescription)", errno: EINVAL)
         }
     }

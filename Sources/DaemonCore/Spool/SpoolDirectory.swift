@@ -51,10 +51,20 @@ struct SpoolDirectory {
 
     /// Claims incoming/<workflow>/<name> for run `runID`; returns its path in active/.
     func claim(workflow: String, name: String, runID: Int64) throws(SystemError) -> String {
-        try FileSystem.makeDirectories(root + "/active/" + workflow)
         let destination = root + "/active/\(workflow)/\(runID).\(name)"
-        try FileSystem.renameWithoutReplacing(incoming(workflow) + "/" + name, destination)
+        try Self.renameCreatingDirectory(incoming(workflow) + "/" + name, destination, directory: root + "/active/" + workflow)
         return destination
+    }
+
+    /// Renames, creating the destination's directory only when the rename says it is
+    /// missing (a mkdir per file would cost more than the rename itself).
+    private static func renameCreatingDirectory(_ source: String, _ destination: String, directory: String) throws(SystemError) {
+        do {
+            try FileSystem.renameWithoutReplacing(source, destination)
+        } catch where error.errno == ENOENT && (try? FileSystem.status(source)) != nil {
+            try FileSystem.makeDirectories(directory)
+            try FileSystem.renameWithoutReplacing(source, destination)
+        }
     }
 
     /// Moves a claimed file to done/<workflow>/; returns the new path.
@@ -72,12 +82,11 @@ struct SpoolDirectory {
     }
 
     private func moveAvoidingClash(_ source: String, into directory: String, name: String) throws(SystemError) -> String {
-        try FileSystem.makeDirectories(directory)
         var candidate = directory + "/" + name
         var suffix = 1
         while true {
             do {
-                try FileSystem.renameWithoutReplacing(source, candidate)
+                try Self.renameCreatingDirectory(source, candidate, directory: directory)
                 return candidate
             } catch where error.errno == EEXIST && suffix < 10_000 {
                 candidate = directory + "/" + name + ".\(suffix)"

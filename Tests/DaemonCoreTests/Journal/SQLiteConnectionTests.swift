@@ -225,7 +225,8 @@ final class SQLiteConnectionTests: XCTestCase {
                 try connection.execute(insert, [SQLiteValue(value), value.isMultiple(of: 2) ? "even" : nil])
             }
         }
-        XCTAssertEqual(connection.cachedStatementCount, initialCount + 1)
+        // The insert, plus the transaction's own BEGIN IMMEDIATE and COMMIT.
+        XCTAssertEqual(connection.cachedStatementCount, initialCount + 3)
         let select = "SELECT count(*) AS count, sum(value) AS total FROM numbers WHERE label IS ?"
         for _ in 0..<3 {
             let even = try XCTUnwrap(connection.queryRow(select, ["even"]))
@@ -234,7 +235,7 @@ final class SQLiteConnectionTests: XCTestCase {
             // Bindings do not leak from one run into the next.
             XCTAssertEqual(try connection.queryRow(select, [nil])?.int("count"), 500)
         }
-        XCTAssertEqual(connection.cachedStatementCount, initialCount + 2)
+        XCTAssertEqual(connection.cachedStatementCount, initialCount + 4)
     }
 
     func testOpeningMissingFileWithoutCreateFailsWithPath() throws {

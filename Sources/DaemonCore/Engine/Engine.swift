@@ -54,6 +54,9 @@ public final class Engine: @unchecked Sendable {
     var busyWorkers = 0
     var queuedCount = 0
     var waitingCount: Int { runs.values.filter { $0.state == .waiting }.count }
+    /// Cron slots fired, and the timers of the next ones.
+    var scheduleBook = ScheduleBook()
+    var scheduleTimers: [EventLoop.TimerID] = []
     /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
     var runWaiters: [Int64: [(String) -> Void]] = [:]
     /// The daemon's environment minus what children must never see.

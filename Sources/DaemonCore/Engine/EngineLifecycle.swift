@@ -23,7 +23,9 @@ extension Engine {
         for workflow in definitions.workflows.keys { try watcher.watch(workflow: workflow) }
         try watchDefinitions()
         try settleUnfinishedRuns()
+        scheduleBook.lastFired = try JournalReader(path: journal.path).scheduleSlots()
         phase = .running
+        armSchedules(catchingUp: true)
         rescanSpool()
         scheduleRescan()
         publishCounts()
@@ -56,6 +58,7 @@ extension Engine {
                 pendingReload = nil
                 guard phase == .running else { return }
                 reloadDefinitions()
+                armSchedules(catchingUp: false)
                 rescanSpool()
             }
         }
@@ -119,6 +122,7 @@ extension Engine {
     func reload() {
         notifier.reloading()
         reloadDefinitions()
+        if phase == .running { armSchedules(catchingUp: false) }
         if phase == .running { rescanSpool() }
         notifier.ready(status: statusLine())
         logger.log(.notice, "configuration reloaded", id: .daemonReloaded)

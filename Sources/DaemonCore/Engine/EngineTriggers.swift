@@ -19,3 +19,50 @@ extension Engine {
         return createRun(definition: definition, payload: payload, trigger: TriggerInfo(kind: "manual", name: "uid \(uid)"))
     }
 }
+
+// MARK: Schedules
+
+extension Engine {
+    /// (Re)arms one timer per schedule of every loaded workflow; at start also fires the
+    /// catch-up slot of schedules that ask for it.
+    func armSchedules(catchingUp: Bool) {
+        for timer in scheduleTimers { loop.cancel(timer) }
+        scheduleTimers.removeAll()
+        let now = WallClock.nowMicroseconds() / 1_000_000
+        for definition in definitions.workflows.values.sorted(by: { $0.name < $1.name }) {
+            for trigger in definition.triggers.schedules {
+                let key = ScheduleKey(workflow: definition.name, schedule: trigger.schedule.canonicalText)
+                if catchingUp, let slot = scheduleBook.catchUpSlot(key, trigger, now: now) {
+                    fireSchedule(key, trigger, slot: slot, catchUp: true)
+                }
+                armSchedule(key, trigger, now: now)
+            }
+        }
+    }
+
+    private func armSchedule(_ key: ScheduleKey, _ trigger: ScheduleTrigger, now: Int64) {
+        guard let slot = scheduleBook.nextSlot(key, trigger, now: now) else { return }
+        let delay = Duration.microseconds(max(0, slot * 1_000_000 - WallClock.nowMicroseconds()))
+        scheduleTimers.append(loop.schedule(after: delay) { [self] in
+            let now = WallClock.nowMicroseconds() / 1_000_000
+            guard now >= slot else { return armSchedule(key, trigger, now: now) }  // the wall clock moved back
+            fireSchedule(key, trigger, slot: slot, catchUp: false)
+            armSchedule(key, trigger, now: max(now, slot))
+        })
+    }
+
+    private func fireSchedule(_ key: ScheduleKey, _ trigger: ScheduleTrigger, slot: Int64, catchUp: Bool) {
+        guard phase == .running || phase == .starting, let definition = definitions.workflows[key.workflow],
+              scheduleBook.markFired(key, slot: slot) else { return }
+        let slotText = WallClock.rfc3339(microseconds: slot * 1_000_000)
+        journal.submit([.scheduleFired(workflow: key.workflow, schedule: key.schedule, slot: slot)])
+        if queuedCount >= configuration.maxQueuedRuns {
+            logger.log(.warning, "schedule \(trigger.text) of \(key.workflow) skipped the \(slotText) slot: \(queuedCount) runs queued",
+                       fields: ["FLOWD_WORKFLOW": key.workflow])
+            return
+        }
+        createRun(definition: definition,
+                  payload: ["slot": .string(slotText), "schedule": .string(trigger.text), "catch_up": .bool(catchUp)],
+                  trigger: TriggerInfo(kind: "schedule", name: trigger.text))
+    }
+}

@@ -169,3 +169,14 @@ extension JournalReader {
         ])
     }
 }
+
+extension JournalReader {
+    /// The last slot each schedule fired for, keyed by workflow and canonical schedule text.
+    func scheduleSlots() throws(SQLiteError) -> [ScheduleKey: Int64] {
+        var slots: [ScheduleKey: Int64] = [:]
+        for row in try connection.query("SELECT workflow, schedule, last_slot FROM schedule_slots") {
+            slots[ScheduleKey(workflow: row.string("workflow") ?? "", schedule: row.string("schedule") ?? "")] = row.int("last_slot")
+        }
+        return slots
+    }
+}

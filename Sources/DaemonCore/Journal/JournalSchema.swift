@@ -77,5 +77,13 @@ enum JournalSchema {
         SQLiteMigration(name: "index runs by workflow and status", sql: """
             CREATE INDEX runs_by_workflow_status ON runs (workflow, status, id);
             """),
+        SQLiteMigration(name: "the last slot each schedule fired for", sql: """
+            CREATE TABLE schedule_slots (
+                workflow  TEXT NOT NULL,
+                schedule  TEXT NOT NULL,
+                last_slot INTEGER NOT NULL,
+                PRIMARY KEY (workflow, schedule)
+            ) WITHOUT ROWID;
+            """),
     ]
 }

@@ -67,6 +67,8 @@ public enum JournalWrite: Sendable {
     case attemptFinished(AttemptEnd)
     /// An event in a run's or the daemon's story: an admin action with who asked.
     case event(RunEvent)
+    /// A schedule fired for `slot` (Unix seconds): never again for that slot or earlier.
+    case scheduleFired(workflow: String, schedule: String, slot: Int64)
     /// Marks attempts still recorded as running as interrupted (their process is gone).
     case runningAttemptsInterrupted(runID: Int64, at: Int64)
 
@@ -114,6 +116,10 @@ public enum JournalWrite: Sendable {
                 "INSERT INTO run_events (at, run_id, workflow, kind, uid, pid, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [.integer(event.at), SQLiteValue(event.runID), SQLiteValue(event.workflow), .text(event.kind),
                  SQLiteValue(event.uid.map(Int64.init)), SQLiteValue(event.pid.map(Int64.init)), .text(event.details.serialized())])
+        case .scheduleFired(let workflow, let schedule, let slot):
+            try connection.execute(
+                "INSERT OR REPLACE INTO schedule_slots (workflow, schedule, last_slot) VALUES (?, ?, ?)",
+                [.text(workflow), .text(schedule), .integer(slot)])
         case .runningAttemptsInterrupted(let runID, let at):
             try connection.execute("""
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'

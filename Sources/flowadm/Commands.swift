@@ -50,6 +50,11 @@ enum Commands {
         Verb(name: "spool", synopsis: "spool", summary: "pending, held and rejected spool files", run: ObserveCommands.spool),
         Verb(name: "trigger", synopsis: "trigger WORKFLOW [--payload JSON | --file F] [--wait]", summary: "start a run by hand", run: ChangeCommands.trigger),
         Verb(name: "cancel", synopsis: "cancel RUN", summary: "stop a run (on_cancel runs)", run: ChangeCommands.cancel),
+        Verb(name: "pause", synopsis: "pause WORKFLOW | pause RUN [--kill]", summary: "stop new runs / stop a run at its next step", run: ChangeCommands.pause),
+        Verb(name: "resume", synopsis: "resume WORKFLOW | resume RUN [--set vars.x=V]", summary: "undo pause (a run may get new vars)", run: ChangeCommands.resume),
+        Verb(name: "prompts", synopsis: "prompts", summary: "approval steps waiting for an answer", run: ChangeCommands.prompts),
+        Verb(name: "approve", synopsis: "approve RUN [STEP] [--field k=v]", summary: "answer an approval step: yes", run: ChangeCommands.approve),
+        Verb(name: "reject", synopsis: "reject RUN [STEP] [--field k=v]", summary: "answer an approval step: no", run: ChangeCommands.reject),
         Verb(name: "reload", synopsis: "reload", summary: "re-read workflow definitions (admins)", run: ObserveCommands.reload),
         Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
     ]

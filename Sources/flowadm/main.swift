@@ -81,7 +81,7 @@ do {
             exitWith("no \(parameters["kind"]?.stringValue ?? "such thing") \(parameters["name"]?.stringValue ?? "")", 3)
         case "io.flowd.Control.PermissionDenied":
             exitWith("permission denied: \(parameters["message"]?.stringValue ?? "ask an admin of flowd")", 4)
-        case "io.flowd.Control.RunEnded", "io.flowd.Control.NotAccepting":
+        case "io.flowd.Control.RunEnded", "io.flowd.Control.NotAccepting", "io.flowd.Control.InvalidState":
             exitWith(parameters["message"]?.stringValue ?? name, 1)
         case "org.varlink.service.InvalidParameter":
             exitWith("invalid parameter \(parameters["parameter"]?.stringValue ?? "")", 2)

@@ -146,6 +146,24 @@ enum ControlInterface {
         # SIGKILL; on_cancel runs; the reply comes when the run has ended.
         method CancelRun(id: int) -> (run: int, status: string)
 
+        # Pause a workflow: no new run starts, its spool files wait in incoming/ (kept
+        # across restarts). Resume lets them go. Admins or the workflow's owners.
+        method PauseWorkflow(name: string) -> ()
+        method ResumeWorkflow(name: string) -> ()
+
+        # Pause a run at its next step boundary (kill: stop the running step; it is tried
+        # again on resume). Resume, optionally changing vars (set: {"vars.x": value})
+        # for the steps that have not started.
+        method PauseRun(id: int, kill: ?bool) -> ()
+        method ResumeRun(id: int, set: ?object) -> ()
+
+        # Approval steps waiting for an answer.
+        method ListPrompts() -> (prompts: []object)
+
+        # Answer a run's waiting approval step (its id may be given to be sure).
+        method Approve(id: int, step: ?string, fields: ?object) -> ()
+        method Reject(id: int, step: ?string, fields: ?object) -> ()
+
         # Re-read the workflow definitions (as SIGHUP does). Admins only.
         method Reload() -> (workflows: int, definition_errors: int)
 
@@ -154,6 +172,10 @@ enum ControlInterface {
 
         # The caller's uid and groups do not allow this method.
         error PermissionDenied (message: string)
+
+        # The request does not fit the run's or workflow's state (not paused, not waiting
+        # for an approval, a field that fails validation, ...).
+        error InvalidState (message: string)
 
         # The run has already ended.
         error RunEnded (message: string)

@@ -10,6 +10,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// What the control service needs from the rest of the daemon.
 struct ControlDependencies: Sendable {
@@ -52,6 +53,13 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         // Checked per workflow: admins, or members of the workflow's owners groups.
         "Trigger": (.none, { $0.trigger }),
         "CancelRun": (.none, { $0.cancelRun }),
+        "PauseWorkflow": (.none, { $0.pauseOrResumeWorkflow }),
+        "ResumeWorkflow": (.none, { $0.pauseOrResumeWorkflow }),
+        "PauseRun": (.none, { $0.pauseOrResumeRun }),
+        "ResumeRun": (.none, { $0.pauseOrResumeRun }),
+        "ListPrompts": (.read, { $0.listPrompts }),
+        "Approve": (.none, { $0.answer }),
+        "Reject": (.none, { $0.answer }),
     ]
 
     init(_ dependencies: ControlDependencies) throws(SQLiteError) {
@@ -144,6 +152,63 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
             } else {
                 reply.reply(["run": .int(runID), "status": "queued"])
             }
+        }
+    }
+
+    /// Runs `change` on the loop for `workflow`, if the caller may act on it, journals it
+    /// as a run event and replies (an empty reply, or InvalidState with the engine's text).
+    private func act(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink, workflow: @escaping @Sendable (Engine) -> String?,
+                     runID: Int64?, kind: String, details: JSONValue, change: @escaping @Sendable (Engine) -> String?) {
+        let engine = dependencies.engine
+        let journal = dependencies.journal
+        let logger = dependencies.logger
+        engine.loop.execute { [self] in
+            let name = workflow(engine)
+            guard mayAct(peer, on: name.flatMap { engine.definitions.workflows[$0] }) else { return denied(reply, peer, kind.replacingOccurrences(of: "_", with: " ")) }
+            if let problem = change(engine) {
+                return reply.error("io.flowd.Control.InvalidState", ["message": .string(problem)])
+            }
+            journal.submit([.event(RunEvent(runID: runID, workflow: name, kind: kind, uid: peer.uid, pid: peer.pid, details: details))])
+            logger.log(.notice, "\(kind.replacingOccurrences(of: "_", with: " ")) \(runID.map { "run \($0)" } ?? name ?? "") by uid \(peer.uid) (pid \(peer.pid))",
+                       id: .adminAction, fields: ["FLOWD_WORKFLOW": name ?? "", "FLOWD_RUN": runID.map { "\($0)" } ?? "", "FLOWD_UID": "\(peer.uid)"])
+            reply.reply([:])
+        }
+    }
+
+    private func pauseOrResumeWorkflow(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        guard let name = try optionalString(call.parameters, "name") else { throw InvalidParameter(name: "name") }
+        let pause = call.methodName == "PauseWorkflow"
+        act(call, peer: peer, reply: reply, workflow: { _ in name }, runID: nil, kind: pause ? "pause_workflow" : "resume_workflow",
+            details: .null) { engine in pause ? engine.pauseWorkflow(name) : engine.resumeWorkflow(name) }
+    }
+
+    private func pauseOrResumeRun(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let runID = try requiredRunID(call.parameters)
+        let pause = call.methodName == "PauseRun"
+        let kill = call.parameters["kill"]?.boolValue ?? false
+        let changes = call.parameters["set"]?.objectValue ?? [:]
+        if call.parameters["set"] != nil && call.parameters["set"]?.objectValue == nil && call.parameters["set"] != .null {
+            throw InvalidParameter(name: "set")
+        }
+        act(call, peer: peer, reply: reply, workflow: { $0.runs[runID]?.definition.name }, runID: runID,
+            kind: pause ? "pause_run" : "resume_run", details: pause ? ["kill": .bool(kill)] : ["set": .object(changes)]) { engine in
+            pause ? engine.pauseRun(runID, kill: kill) : engine.resumeRun(runID, changes: changes)
+        }
+    }
+
+    private func listPrompts(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let engine = dependencies.engine
+        engine.loop.execute { reply.reply(["prompts": .array(engine.prompts())]) }
+    }
+
+    private func answer(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let runID = try requiredRunID(call.parameters)
+        let step = try optionalString(call.parameters, "step")
+        let approve = call.methodName == "Approve"
+        let fields = call.parameters["fields"]?.objectValue ?? [:]
+        act(call, peer: peer, reply: reply, workflow: { $0.runs[runID]?.definition.name }, runID: runID,
+            kind: approve ? "approve" : "reject", details: ["step": step.map(JSONValue.string) ?? .null, "fields": .object(fields)]) { engine in
+            engine.answer(runID, stepID: step, approve: approve, fields: fields, byUID: peer.uid)
         }
     }
 

@@ -53,7 +53,9 @@ public final class Engine: @unchecked Sendable {
     var readyRuns: [Int64] = []
     var busyWorkers = 0
     var queuedCount = 0
-    var waitingCount: Int { runs.values.filter { $0.state == .waiting }.count }
+    var waitingCount: Int { runs.values.filter { $0.state == .waiting || $0.state == .paused }.count }
+    /// Workflows paused by an operator: no new runs start (kept in the journal).
+    var pausedWorkflows: Set<String> = []
     /// Cron slots fired, and the timers of the next ones.
     var scheduleBook = ScheduleBook()
     var scheduleTimers: [EventLoop.TimerID] = []
@@ -138,10 +140,12 @@ public final class Engine: @unchecked Sendable {
         for offset in 0..<roundRobin.count {
             let index = (roundRobinCursor + offset) % roundRobin.count
             let workflow = roundRobin[index]
-            guard let queue = queues[workflow], let first = queue.first, let run = runs[first],
+            // The first run of the queue that is not paused itself.
+            guard !pausedWorkflows.contains(workflow), let queue = queues[workflow],
+                  let position = queue.firstIndex(where: { runs[$0]?.pauseRequested == false }), let run = runs[queue[position]],
                   runningPerWorkflow[workflow, default: 0] < run.definition.concurrency,
                   admittedByRateLimit(workflow, run.definition.rateLimit, now: now) else { continue }
-            queues[workflow]!.removeFirst()
+            queues[workflow]!.remove(at: position)
             queuedCount -= 1
             runningPerWorkflow[workflow, default: 0] += 1
             if run.definition.rateLimit != nil { recentStarts[workflow, default: []].append(now) }

@@ -68,7 +68,9 @@ extension Engine {
             }
         case .sleep(let sleep):
             startSleep(runID, sleep: sleep, context: context)
-        case .approval, .trigger, .uses:
+        case .approval(let approval):
+            startApproval(runID, approval: approval, context: context)
+        case .trigger, .uses:
             recordInline(runID, status: "failed", output: .null, error: "step kind '\(step.kind.name)' is not supported by this flowd yet")
         }
     }
@@ -315,7 +317,8 @@ extension Engine {
             }
             if outcome.cancelled {
                 end.status = current.abandoned ? "cancelled" : "interrupted"
-                end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+                end.error = current.abandoned ? (run.failureError ?? "cancelled")
+                    : (current.stoppedByPause ? "stopped by flowadm pause --kill" : "stopped by the daemon's shutdown")
             } else if outcome.timedOut {
                 end.status = "timed_out"
                 end.error = "timed out after \(DurationText.format(current.definition.timeout ?? .zero))"
@@ -366,6 +369,16 @@ extension Engine {
         announce(run, current, status: end.status, exitCode: end.exitCode, durationMilliseconds: durationMilliseconds,
                  error: end.error, output: end.output, standardOutput: end.standardOutput, standardError: end.standardError,
                  retryReason: delay == nil ? nil : end.retryReason)
+        if end.status == "interrupted" && current.stoppedByPause {
+            // flowadm pause --kill: the step runs again, as a new attempt, on resume.
+            current.attempt += 1
+            current.cancellation = nil
+            run.current = current
+            run.state = .paused
+            runs[runID] = run
+            journal.submit([.runStatus(runID: runID, status: "paused")])
+            return
+        }
         if end.status == "interrupted" {
             // Shutdown: the run stays as it is; the next start settles it (SPEC section 5).
             run.current = nil
@@ -418,9 +431,46 @@ extension Engine {
         runs[runID] = run
         journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
                                         attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "sleep",
-                                        input: current.input, wakeAt: wakeAt)])
+                                        input: current.input, wakeAt: wakeAt),
+                        .runStatus(runID: runID, status: "waiting")])
         events.publish(["kind": "attempt_started", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt))],
                        runID: runID, workflow: run.definition.name)
+        publishCounts()
+    }
+
+    private func startApproval(_ runID: Int64, approval: ApprovalStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        let now = WallClock.nowMicroseconds()
+        let prompt = (try? Template.parse(approval.prompt).evaluateToString(in: context)) ?? approval.prompt
+        current.prompt = prompt
+        current.waitingSince = now
+        current.input = ["prompt": .string(prompt)]
+        if let timeout = approval.timeout {
+            current.deadline = now + timeout.milliseconds * 1000
+            current.timer = loop.schedule(after: timeout) { [self] in
+                let byTimeout: JSONValue = ["timeout": true]
+                switch approval.onTimeout {
+                case .approve:
+                    endApproval(runID, status: "succeeded", output: ["approved": true, "fields": [:], "by": byTimeout], error: nil)
+                case .reject:
+                    endApproval(runID, status: "failed", output: ["approved": false, "fields": [:], "by": byTimeout],
+                                error: "no answer within \(DurationText.format(timeout)); rejected")
+                case .fail:
+                    endApproval(runID, status: "failed", output: .null, error: "no answer within \(DurationText.format(timeout))")
+                }
+            }
+        }
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: now, kind: "approval", input: current.input,
+                                        wakeAt: current.deadline),
+                        .runStatus(runID: runID, status: "waiting")])
+        events.publish(["kind": "approval_requested", "step": .string(current.definition.id), "prompt": .string(prompt)],
+                       runID: runID, workflow: run.definition.name)
+        logger.log(.notice, "run \(runID) waits for an approval at step \(current.definition.id): \(prompt)",
+                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id])
         publishCounts()
     }
 
@@ -429,7 +479,8 @@ extension Engine {
         guard var run = runs[runID], let current = run.current else { return }
         run.state = .running
         runs[runID] = run
-        journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error))])
+        journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error)),
+                        .runStatus(runID: runID, status: "running")])
         announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: .null)
         if current.abandoned {
             run.current = nil

@@ -23,7 +23,9 @@ extension Engine {
         for workflow in definitions.workflows.keys { try watcher.watch(workflow: workflow) }
         try watchDefinitions()
         try settleUnfinishedRuns()
-        scheduleBook.lastFired = try JournalReader(path: journal.path).scheduleSlots()
+        let reader = try JournalReader(path: journal.path)
+        scheduleBook.lastFired = try reader.scheduleSlots()
+        pausedWorkflows = try reader.pausedWorkflows()
         phase = .running
         armSchedules(catchingUp: true)
         rescanSpool()
@@ -96,19 +98,31 @@ extension Engine {
                 logger.log(.error, "invalid workflow definition: \(error)", id: .definitionError)
             }
         }
+        publishWorkflows()
+    }
+
+    /// The workflow list (with load errors and paused flags) for the control server.
+    func publishWorkflows() {
+        let problems = definitions.problems
         let workflows = definitions.workflows.values.sorted { $0.name < $1.name }.map { definition -> JSONValue in
-            .object([
+            var triggers: [JSONValue] = []
+            if definition.spoolFormat != nil { triggers.append("spool") }
+            if !definition.triggers.schedules.isEmpty { triggers.append("schedule") }
+            if definition.manualTrigger { triggers.append("manual") }
+            if definition.triggers.workflow != nil { triggers.append("workflow") }
+            return .object([
                 "name": .string(definition.name),
                 "description": definition.description.map(JSONValue.string) ?? .null,
                 "version": .string(definition.version),
                 "path": .string(definition.sourcePath),
                 "steps": .int(Int64(definition.steps.count)),
-                "triggers": .array((definition.spoolFormat != nil ? ["spool"] : []) + (definition.manualTrigger ? ["manual"] : [])),
+                "triggers": .array(triggers),
                 "concurrency": .int(Int64(definition.concurrency)),
-                "errors": .array((problems.first { $0.path == definition.sourcePath }?.errors ?? []).map { .string($0.description) }),
+                "paused": .bool(pausedWorkflows.contains(definition.name)),
+                "errors": .array((problems[definition.sourcePath]?.errors ?? []).map { .string($0.description) }),
             ])
         }
-        let errors = problems.map { problem -> JSONValue in
+        let errors = problems.values.sorted { $0.path < $1.path }.map { problem -> JSONValue in
             .object(["path": .string(problem.path), "errors": .array(problem.errors.map { .string($0.description) })])
         }
         statusBoard.update {

@@ -35,6 +35,7 @@ extension Engine {
 
     /// Claims one file of incoming/<workflow>/ (or rejects it) and queues its run.
     func intake(workflow: String, name: String) {
+        guard !pausedWorkflows.contains(workflow) else { return }  // its files wait in incoming/
         let incomingPath = spool.incoming(workflow) + "/" + name
         guard let status = try? FileSystem.status(incomingPath) else { return }  // gone already
         guard let definition = definitions.workflows[workflow] else {

@@ -32,6 +32,7 @@ extension Engine {
     /// Moves the run forward until it must wait (a worker, a timer) or ends.
     func advance(_ runID: Int64) {
         while phase == .running, var run = runs[runID], run.current == nil {
+            if holdIfPaused(runID) { return }
             guard var frame = run.frames.last else { return finishRun(runID) }
             if frame.index >= frame.steps.count {
                 run.frames.removeLast()

@@ -74,11 +74,17 @@ struct CurrentStep: Sendable {
     /// The run was cancelled or timed out while this attempt was in flight: its frame is
     /// gone, so its outcome is recorded but does not move the run.
     var abandoned = false
+    /// `flowadm pause --kill` stopped this attempt: it is tried again on resume.
+    var stoppedByPause = false
+    /// An approval step waiting for its answer: the prompt as rendered, and since when.
+    var prompt: String?
+    var waitingSince: Int64?
+    var deadline: Int64?
 }
 
 /// One run the engine is carrying (queued, running or waiting).
 struct ActiveRun: Sendable {
-    enum State: String, Sendable { case queued, running, waiting }
+    enum State: String, Sendable { case queued, running, waiting, paused }
 
     var id: Int64
     var definition: WorkflowDefinition
@@ -98,6 +104,8 @@ struct ActiveRun: Sendable {
     /// Set once the main steps are done (or the run was cancelled or timed out).
     var finalStatus: String?
     var cancelRequested = false
+    /// Stop at the next step boundary (flowadm pause RUN).
+    var pauseRequested = false
     var runTimer: EventLoop.TimerID?
 
     var spoolPath: String? { trigger.file }

@@ -110,7 +110,8 @@ final class JournalReader {
 extension JournalReader {
     /// Runs recorded as queued or running (left so by a previous daemon).
     func unfinishedRunIDs() throws(SQLiteError) -> [Int64] {
-        try connection.query("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY id").compactMap { $0.int("id") }
+        try connection.query("SELECT id FROM runs WHERE status IN ('queued', 'running', 'waiting', 'paused') ORDER BY id")
+            .compactMap { $0.int("id") }
     }
 }
 
@@ -178,5 +179,11 @@ extension JournalReader {
             slots[ScheduleKey(workflow: row.string("workflow") ?? "", schedule: row.string("schedule") ?? "")] = row.int("last_slot")
         }
         return slots
+    }
+}
+
+extension JournalReader {
+    func pausedWorkflows() throws(SQLiteError) -> Set<String> {
+        Set(try connection.query("SELECT workflow FROM paused_workflows").compactMap { $0.string("workflow") })
     }
 }

@@ -85,5 +85,8 @@ enum JournalSchema {
                 PRIMARY KEY (workflow, schedule)
             ) WITHOUT ROWID;
             """),
+        SQLiteMigration(name: "paused workflows", sql: """
+            CREATE TABLE paused_workflows (workflow TEXT PRIMARY KEY, paused_at INTEGER NOT NULL) WITHOUT ROWID;
+            """),
     ]
 }

@@ -61,6 +61,10 @@ public enum JournalWrite: Sendable {
     case definitionLoaded(hash: String, workflow: String, canonical: String, sourcePath: String, at: Int64)
     case runCreated(RunRecord)
     case runStarted(runID: Int64, at: Int64)
+    /// running ⇄ waiting (sleep, approval) ⇄ paused.
+    case runStatus(runID: Int64, status: String)
+    /// A workflow paused (true) or resumed (false), kept across restarts.
+    case workflowPaused(workflow: String, paused: Bool, at: Int64)
     case runFinished(runID: Int64, status: String, at: Int64, failedStep: String?, error: String?)
     case runSpoolPath(runID: Int64, path: String?)
     case attemptStarted(runID: Int64, stepIndex: Int, stepID: String, attempt: Int, at: Int64, kind: String, input: JSONValue, wakeAt: Int64?)
@@ -89,6 +93,15 @@ public enum JournalWrite: Sendable {
                  .text(run.vars.serialized()), SQLiteValue(run.parentRun)])
         case .runStarted(let runID, let at):
             try connection.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", [.integer(at), .integer(runID)])
+        case .runStatus(let runID, let status):
+            try connection.execute("UPDATE runs SET status = ? WHERE id = ?", [.text(status), .integer(runID)])
+        case .workflowPaused(let workflow, let paused, let at):
+            if paused {
+                try connection.execute("INSERT OR REPLACE INTO paused_workflows (workflow, paused_at) VALUES (?, ?)",
+                                       [.text(workflow), .integer(at)])
+            } else {
+                try connection.execute("DELETE FROM paused_workflows WHERE workflow = ?", [.text(workflow)])
+            }
         case .runFinished(let runID, let status, let at, let failedStep, let error):
             try connection.execute("UPDATE runs SET status = ?, ended_at = ?, failed_step = ?, error = ? WHERE id = ?",
                                    [.text(status), .integer(at), SQLiteValue(failedStep), SQLiteValue(error), .integer(runID)])

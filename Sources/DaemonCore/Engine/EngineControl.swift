@@ -1,0 +1,175 @@
+// EngineControl.swift: what an operator can do to workflows and runs (SPEC section 4):
+// pause and resume (with --set changes), and answers to approval steps.
+//
+// Pausing a workflow stops new runs from starting; its spool files wait in incoming/
+// and its queued runs wait in the queue; the state survives restarts. Pausing a run
+// stops it at the next step boundary (the running step finishes; with kill it is
+// stopped and tried again on resume); timers go on, and answers and cancels received
+// while paused apply on resume. All entry points run on the loop thread and return a
+// user-facing error text, or nil on success.
+
+import Foundation
+
+extension Engine {
+    // MARK: Workflows
+
+    func pauseWorkflow(_ name: String) -> String? {
+        guard definitions.workflows[name] != nil else { return "no workflow \(name)" }
+        guard pausedWorkflows.insert(name).inserted else { return nil }
+        journal.submit([.workflowPaused(workflow: name, paused: true, at: WallClock.nowMicroseconds())])
+        publishWorkflows()
+        return nil
+    }
+
+    func resumeWorkflow(_ name: String) -> String? {
+        guard definitions.workflows[name] != nil || pausedWorkflows.contains(name) else { return "no workflow \(name)" }
+        guard pausedWorkflows.remove(name) != nil else { return nil }
+        journal.submit([.workflowPaused(workflow: name, paused: false, at: WallClock.nowMicroseconds())])
+        publishWorkflows()
+        for file in spool.pendingFiles(name) where acceptsNewRuns { intake(workflow: name, name: file) }
+        dispatch()
+        return nil
+    }
+
+    // MARK: Runs
+
+    func pauseRun(_ runID: Int64, kill: Bool) -> String? {
+        guard var run = runs[runID] else { return "run \(runID) is not active" }
+        guard !run.pauseRequested else { return nil }
+        run.pauseRequested = true
+        if run.current == nil || run.state == .queued {
+            run.state = .paused
+            journal.submit([.runStatus(runID: runID, status: "paused")])
+        } else if kill, let cancellation = run.current?.cancellation {
+            run.current?.stoppedByPause = true
+            cancellation.cancel()
+        }
+        runs[runID] = run
+        events.publish(["kind": "run_paused"], runID: runID, workflow: run.definition.name)
+        publishCounts()
+        return nil
+    }
+
+    /// Resumes a paused run; `changes` set `vars.NAME` values seen by steps not started yet.
+    func resumeRun(_ runID: Int64, changes: [String: JSONValue]) -> String? {
+        guard var run = runs[runID] else { return "run \(runID) is not active" }
+        for (path, value) in changes {
+            guard path.hasPrefix("vars."), path.count > 5 else { return "--set changes vars.NAME only; \"\(path)\" is not one" }
+            run.vars[String(path.dropFirst(5))] = value
+        }
+        let wasPaused = run.pauseRequested
+        run.pauseRequested = false
+        if run.state == .paused {
+            run.state = run.started ? .running : .queued
+            journal.submit([.runStatus(runID: runID, status: run.started ? "running" : "queued")])
+        }
+        runs[runID] = run
+        guard wasPaused else { return changes.isEmpty ? "run \(runID) is not paused" : nil }
+        events.publish(["kind": "run_resumed"], runID: runID, workflow: run.definition.name)
+        if let current = run.current, current.stoppedByPause {
+            runs[runID]?.current?.stoppedByPause = false
+            startAttempt(runID)
+        } else if run.started {
+            advance(runID)
+        }
+        dispatch()
+        return nil
+    }
+
+    /// At a step boundary: stop here if a pause was asked for. True when paused.
+    func holdIfPaused(_ runID: Int64) -> Bool {
+        guard var run = runs[runID], run.pauseRequested, run.current == nil else { return false }
+        if run.state != .paused {
+            run.state = .paused
+            runs[runID] = run
+            journal.submit([.runStatus(runID: runID, status: "paused")])
+            publishCounts()
+        }
+        return true
+    }
+
+    // MARK: Approvals
+
+    /// Runs waiting for an answer, for `flowadm prompts`.
+    func prompts() -> [JSONValue] {
+        runs.values.sorted { $0.id < $1.id }.compactMap { run -> JSONValue? in
+            guard let current = run.current, let prompt = current.prompt, case .approval(let approval) = current.definition.kind else {
+                return nil
+            }
+            return .object([
+                "run": .int(run.id), "workflow": .string(run.definition.name), "step": .string(current.definition.id),
+                "prompt": .string(prompt),
+                "fields": .array(approval.fields.map { field in
+                    .object(["name": .string(field.name), "type": .string(field.type.rawValue), "required": .bool(field.required),
+                             "enum": field.allowedValues.map(JSONValue.array) ?? .null,
+                             "pattern": field.pattern.map(JSONValue.string) ?? .null])
+                }),
+                "waiting_since": current.waitingSince.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null,
+                "deadline": current.deadline.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null,
+                "paused": .bool(run.pauseRequested),
+            ])
+        }
+    }
+
+    /// Answers the approval step `stepID` (or the run's waiting one) of run `runID`.
+    func answer(_ runID: Int64, stepID: String?, approve: Bool, fields: [String: JSONValue], byUID uid: UInt32) -> String? {
+        guard let run = runs[runID], let current = run.current, current.prompt != nil,
+              case .approval(let approval) = current.definition.kind else {
+            return "run \(runID) is not waiting for an approval"
+        }
+        if let stepID, stepID != current.definition.id { return "run \(runID) waits at step \(current.definition.id), not \(stepID)" }
+        var values = fields
+        if approve {
+            if let problem = Self.validate(fields: fields, against: approval.fields) { return problem }
+            for field in approval.fields where values[field.name] == nil { values[field.name] = .null }
+        }
+        let output: JSONValue = ["approved": .bool(approve), "fields": .object(values), "by": ["uid": .int(Int64(uid))]]
+        endApproval(runID, status: approve ? "succeeded" : "failed", output: output,
+                    error: approve ? nil : "rejected by uid \(uid)")
+        return nil
+    }
+
+    func endApproval(_ runID: Int64, status: String, output: JSONValue, error: String?) {
+        guard var run = runs[runID], var current = run.current else { return }
+        if let timer = current.timer { loop.cancel(timer) }
+        current.timer = nil
+        current.prompt = nil
+        run.current = current
+        run.state = .running
+        runs[runID] = run
+        journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
+                        .runStatus(runID: runID, status: run.pauseRequested ? "paused" : "running")])
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output)
+        stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
+        advance(runID)
+        publishCounts()
+    }
+
+    /// Checks an approval's fields: required, type, enum, pattern. Nil when valid.
+    static func validate(fields: [String: JSONValue], against declared: [ApprovalField]) -> String? {
+        let known = Set(declared.map(\.name))
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            return "unknown field \"\(unknown)\"; this approval asks for: \(declared.map(\.name).joined(separator: ", "))"
+        }
+        for field in declared {
+            guard let value = fields[field.name], value != .null else {
+                if field.required { return "field \"\(field.name)\" is required" }
+                continue
+            }
+            switch (field.type, value) {
+            case (.string, .string), (.boolean, .bool), (.number, .int), (.number, .double), (.integer, .int): break
+            default: return "field \"\(field.name)\" must be \(field.type.rawValue == "integer" ? "an" : "a") \(field.type.rawValue)"
+            }
+            if let allowed = field.allowedValues, !allowed.contains(value) {
+                return "field \"\(field.name)\" must be one of \(allowed.map { $0.serialized() }.joined(separator: ", "))"
+            }
+            if let pattern = field.pattern, case .string(let text) = value {
+                let expression = try? NSRegularExpression(pattern: "^(?:" + pattern + ")$")
+                if expression?.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
+                    return "field \"\(field.name)\" does not match \(pattern)"
+                }
+            }
+        }
+        return nil
+    }
+}

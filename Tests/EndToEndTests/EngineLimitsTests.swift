@@ -88,7 +88,7 @@ final class EngineLimitsTests: XCTestCase {
         for index in 1...3 { try flowd.drop("x", workflow: "quick", name: "q\(index)") }
         for id in 2...4 { XCTAssertEqual(try flowd.waitForRun(id)["status"], "succeeded") }
         let napper = try flowd.flowadm("show", "1", "--json").json()
-        XCTAssertEqual(napper["status"], "running", "the sleeper is still asleep while three quick runs used the only worker")
+        XCTAssertEqual(napper["status"], "waiting", "the sleeper is still asleep while three quick runs used the only worker")
         XCTAssertEqual(try flowd.waitForRun(1)["status"], "succeeded")
     }
 

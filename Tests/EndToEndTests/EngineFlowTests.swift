@@ -137,3 +137,32 @@ final class EngineFlowTests: XCTestCase {
         XCTAssertEqual(attempts(downstream).first?["stdout"], "upstream run 1 failed\n")
     }
 }
+
+final class TriggerStepTests: XCTestCase {
+    func testTriggerStepStartsAnotherWorkflowAndWaitsForItsResult() throws {
+        let flowd = try FlowdHarness(workflows: [
+            "parent.yaml": """
+                on: { manual: true }
+                steps:
+                  - id: child
+                    trigger: { workflow: child, payload: { n: "{{ trigger.payload.n }}" }, wait: true }
+                  - id: report
+                    run: echo "child run {{ steps.child.output.run }} {{ steps.child.output.status }}"
+                  - id: fire-and-forget
+                    trigger: { workflow: child, payload: { n: 0 } }
+                """,
+            "child.yaml": "on: { manual: true }\nsteps:\n  - id: check\n    run: test {{ trigger.payload.n }} -gt 0 || exit 1; echo ok\n",
+        ])
+        try flowd.start()
+        let parent = flowd.flowadm("trigger", "parent", "--payload", #"{"n": 5}"#, "--wait")
+        XCTAssertEqual(parent.status, 0, parent.standardError)
+        let run = try flowd.flowadm("show", "1", "--json").json()
+        XCTAssertEqual(run["attempts"]?.arrayValue?.map { $0["step"] }, ["child", "report", "fire-and-forget"])
+        XCTAssertEqual(run["attempts"]?.arrayValue?[1]["stdout"], "child run 2 succeeded\n")
+        let child = try flowd.waitForRun(2)
+        XCTAssertEqual(child["parent_run"], 1)
+        XCTAssertEqual(child["trigger"]?["kind"], "step")
+        XCTAssertEqual(try flowd.waitForRun(3)["status"], "failed", "the fire-and-forget child failed on its own")
+        XCTAssertEqual(run["status"], "succeeded", "without wait the parent does not follow the child")
+    }
+}

@@ -70,7 +70,9 @@ extension Engine {
             startSleep(runID, sleep: sleep, context: context)
         case .approval(let approval):
             startApproval(runID, approval: approval, context: context)
-        case .trigger, .uses:
+        case .trigger(let trigger):
+            startTriggerStep(runID, trigger: trigger, context: context)
+        case .uses:
             recordInline(runID, status: "failed", output: .null, error: "step kind '\(step.kind.name)' is not supported by this flowd yet")
         }
     }
@@ -471,6 +473,53 @@ extension Engine {
                        runID: runID, workflow: run.definition.name)
         logger.log(.notice, "run \(runID) waits for an approval at step \(current.definition.id): \(prompt)",
                    fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id])
+        publishCounts()
+    }
+
+    /// Starts a run of another workflow; with wait, the step ends when that run does.
+    private func startTriggerStep(_ runID: Int64, trigger: TriggerStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        guard let definition = definitions.workflows[trigger.workflow] else {
+            return recordInline(runID, status: "failed", output: .null, error: "trigger: no workflow \(trigger.workflow) is loaded")
+        }
+        let payload: JSONValue
+        do {
+            payload = try Self.evaluateTemplates(in: trigger.payload, context: context)
+        } catch {
+            return recordInline(runID, status: "failed", output: .null, error: "trigger: \(error.message)")
+        }
+        let childID = createRun(definition: definition, payload: payload,
+                                trigger: TriggerInfo(kind: "step", name: "run \(runID) step \(current.definition.id)"), parentRun: runID)
+        guard trigger.wait else {
+            return recordInline(runID, status: "succeeded", output: ["run": .int(childID), "status": "queued"], error: nil)
+        }
+        current.input = ["workflow": .string(trigger.workflow), "run": .int(childID)]
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "trigger",
+                                        input: current.input, wakeAt: nil),
+                        .runStatus(runID: runID, status: "waiting")])
+        let sequence = current.sequence
+        runWaiters[childID, default: []].append { [self] status in
+            guard var run = runs[runID], let current = run.current, current.sequence == sequence else { return }
+            let output: JSONValue = ["run": .int(childID), "status": .string(status)]
+            let error = status == "succeeded" ? nil : "triggered run \(childID) of \(trigger.workflow) ended \(status)"
+            run.state = .running
+            runs[runID] = run
+            journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status == "succeeded" ? "succeeded" : "failed",
+                                                             output: output, error: error)),
+                            .runStatus(runID: runID, status: "running")])
+            announce(run, current, status: status == "succeeded" ? "succeeded" : "failed", exitCode: nil, durationMilliseconds: 0,
+                     error: error, output: output)
+            if current.abandoned {
+                runs[runID]?.current = nil
+            } else {
+                stepEnded(runID, status: status == "succeeded" ? "succeeded" : "failed", output: output, exitCode: nil, error: error)
+            }
+            advance(runID)
+        }
         publishCounts()
     }
 

@@ -21,6 +21,8 @@ final class DefinitionStore {
     private(set) var problems: [String: DefinitionProblem] = [:]
     /// Which workflow each file provides.
     private var nameByPath: [String: String] = [:]
+    /// The last load of each file with its stamp: an unchanged file is not parsed again.
+    private var loaded: [String: (stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = [:]
 
     init(directory: String) {
         self.directory = directory
@@ -35,9 +37,18 @@ final class DefinitionStore {
         var newProblems: [String: DefinitionProblem] = [:]
         var newWorkflows: [String: WorkflowDefinition] = [:]
         var newNames: [String: String] = [:]
+        var newLoaded: [String: (stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = [:]
         for path in paths {
+            let stamp = (try? FileSystem.status(path))?.stamp ?? []
+            let result: Result<WorkflowDefinition, DefinitionErrors>
+            if let previous = loaded[path], !stamp.isEmpty, previous.stamp == stamp {
+                result = previous.result
+            } else {
+                result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path) }
+            }
+            newLoaded[path] = (stamp, result)
             do {
-                let definition = try WorkflowLoader.load(path: path)
+                let definition = try result.get()
                 if let owner = newWorkflows[definition.name] {
                     newProblems[path] = DefinitionProblem(path: path, errors: [DefinitionError(
                         SourceLocation(file: path, line: 1, column: 1),
@@ -58,6 +69,7 @@ final class DefinitionStore {
         }
         workflows = newWorkflows
         nameByPath = newNames
+        loaded = newLoaded
         problems = newProblems
         return (changed, newProblems.values.sorted { $0.path < $1.path })
     }

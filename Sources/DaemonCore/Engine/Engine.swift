@@ -51,7 +51,11 @@ public final class Engine: @unchecked Sendable {
     var rateLimitWakeups: Set<String> = []
     /// Runs whose current step waits for a free worker, in order.
     var readyRuns: [Int64] = []
+    /// Attempts handed to workers or waiting for their "started" commit. Up to
+    /// `attemptCapacity`: one attempt per worker runs while the next one's start commits,
+    /// so a worker never idles through a journal round trip.
     var busyWorkers = 0
+    var attemptCapacity: Int { workers.size * 2 }
     var queuedCount = 0
     var waitingCount: Int { runs.values.filter { $0.state == .waiting || $0.state == .paused }.count }
     /// Workflows paused by an operator: no new runs start (kept in the journal).
@@ -121,13 +125,13 @@ public final class Engine: @unchecked Sendable {
     /// Starts queued runs within their limits and hands waiting steps to free workers.
     func dispatch() {
         guard phase == .running else { return }
-        while busyWorkers < workers.size, !readyRuns.isEmpty {
+        while busyWorkers < attemptCapacity, !readyRuns.isEmpty {
             startWorkerAttempt(runID: readyRuns.removeFirst())
         }
-        // A new run starts only while a worker is free and no started run waits for
-        // one: otherwise a big queue would line all its first steps up ahead of
+        // A new run starts only while there is attempt capacity and no started run waits
+        // for it: otherwise a big queue would line all its first steps up ahead of
         // everyone else's. Runs that only wait (sleep) or run in-process hold none.
-        while busyWorkers < workers.size, readyRuns.isEmpty, let runID = nextQueuedRun() {
+        while busyWorkers < attemptCapacity, readyRuns.isEmpty, let runID = nextQueuedRun() {
             begin(runID)
         }
         publishCounts()
@@ -181,7 +185,7 @@ public final class Engine: @unchecked Sendable {
         let running = runs.count - queuedCount - waitingCount
         let queued = queuedCount
         let waiting = waitingCount
-        let busy = busyWorkers
+        let busy = min(busyWorkers, workers.size)
         let phase = phase.rawValue
         statusBoard.update {
             $0.running = running

@@ -36,7 +36,7 @@ extension Engine {
             current.needsWorker = true
             run.current = current
             runs[runID] = run
-            if busyWorkers < workers.size { startWorkerAttempt(runID: runID) } else { readyRuns.append(runID) }
+            if busyWorkers < attemptCapacity { startWorkerAttempt(runID: runID) } else { readyRuns.append(runID) }
         case .set(let values):
             do {
                 var output: [String: JSONValue] = [:]

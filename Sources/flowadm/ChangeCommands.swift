@@ -143,3 +143,76 @@ extension ChangeCommands {
         print("run \(id) \(approve ? "approved" : "rejected")")
     }
 }
+
+extension ChangeCommands {
+    static func replay(_ invocation: Invocation) throws {
+        var positional: [String] = [], sets: [String] = []
+        var from: String?
+        var current = false, wait = false
+        var rest = invocation.arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--from":
+                guard let step = rest.popFirst() else { throw UsageError(message: "--from needs a step id") }
+                from = step
+            case "--set":
+                guard let value = rest.popFirst() else { throw UsageError(message: "--set needs PATH=VALUE") }
+                sets.append(value)
+            case "--current": current = true
+            case "--wait": wait = true
+            default:
+                guard !argument.hasPrefix("-") else { throw UsageError(message: "unknown option \(argument)") }
+                positional.append(argument)
+            }
+        }
+        guard positional.count == 1, let id = Int64(positional[0]) else { throw UsageError(message: "replay needs one run number") }
+        var parameters: [String: JSONValue] = ["id": .int(id), "set": .object(try assignments(sets, option: "--set")),
+                                               "current": .bool(current), "wait": .bool(wait)]
+        if let from { parameters["from"] = .string(from) }
+        let client = try VarlinkClient(socketPath: invocation.socketPath, timeoutSeconds: wait ? 7 * 86_400 : 30)
+        let reply = try client.call("io.flowd.Control.Replay", parameters)
+        if invocation.json { invocation.printJSON(.object(reply)) } else {
+            print("run \(reply["run"]?.intValue ?? 0) replays run \(id): \(Output.status(reply["status"]?.stringValue ?? "?"))")
+        }
+        if wait && reply["status"] != "succeeded" { throw CommandFailure(message: "", status: 1) }
+    }
+
+    static func diff(_ invocation: Invocation) throws {
+        guard invocation.arguments.count == 2, let first = Int64(invocation.arguments[0]), let second = Int64(invocation.arguments[1]) else {
+            throw UsageError(message: "diff needs two run numbers")
+        }
+        let reply = try invocation.call("Diff", ["a": .int(first), "b": .int(second)])
+        if invocation.json { return invocation.printJSON(.object(reply)) }
+        print("run \(first) (\(reply["status"]?["a"]?.stringValue ?? "?")) vs run \(second) (\(reply["status"]?["b"]?.stringValue ?? "?"))")
+        let definition = reply["definition"]
+        if definition?["same"] == true {
+            print("definition: same version \(definition?["a_version"]?.stringValue?.prefix(12) ?? "")")
+        } else {
+            print("definition: \(definition?["a_version"]?.stringValue?.prefix(12) ?? "") -> \(definition?["b_version"]?.stringValue?.prefix(12) ?? "")")
+            for (label, key) in [("steps added", "steps_added"), ("steps removed", "steps_removed"), ("steps changed", "steps_changed")] {
+                let ids = definition?[key]?.arrayValue?.compactMap(\.stringValue) ?? []
+                if !ids.isEmpty { print("  \(label): \(ids.joined(separator: ", "))") }
+            }
+            for change in definition?["settings"]?.arrayValue ?? [] { print("  " + describeChange(change)) }
+        }
+        for section in ["payload", "vars"] {
+            let changes = reply[section]?.arrayValue ?? []
+            print("\(section): " + (changes.isEmpty ? "same" : ""))
+            for change in changes { print("  " + describeChange(change)) }
+        }
+        if let step = reply["first_differing_step"], step != .null {
+            func side(_ value: JSONValue?) -> String {
+                guard let value, value != .null else { return "(not run)" }
+                return "\(value["step"]?.stringValue ?? "") \(value["status"]?.stringValue ?? "")"
+                    + (value["exit_code"]?.intValue.map { " exit \($0)" } ?? "") + " output \(value["output"]?.serialized() ?? "null")"
+            }
+            print("first differing step:\n  \(first): \(side(step["a"]))\n  \(second): \(side(step["b"]))")
+        } else {
+            print("steps: same outcomes")
+        }
+    }
+
+    private static func describeChange(_ change: JSONValue) -> String {
+        "\(change["path"]?.stringValue ?? ""): \(change["a"]?.serialized() ?? "null") -> \(change["b"]?.serialized() ?? "null")"
+    }
+}

@@ -52,6 +52,8 @@ enum Commands {
         Verb(name: "cancel", synopsis: "cancel RUN", summary: "stop a run (on_cancel runs)", run: ChangeCommands.cancel),
         Verb(name: "pause", synopsis: "pause WORKFLOW | pause RUN [--kill]", summary: "stop new runs / stop a run at its next step", run: ChangeCommands.pause),
         Verb(name: "resume", synopsis: "resume WORKFLOW | resume RUN [--set vars.x=V]", summary: "undo pause (a run may get new vars)", run: ChangeCommands.resume),
+        Verb(name: "replay", synopsis: "replay RUN [--from STEP] [--set PATH=V] [--current] [--wait]", summary: "a new run from a recorded one", run: ChangeCommands.replay),
+        Verb(name: "diff", synopsis: "diff RUN RUN", summary: "what differs between two runs", run: ChangeCommands.diff),
         Verb(name: "prompts", synopsis: "prompts", summary: "approval steps waiting for an answer", run: ChangeCommands.prompts),
         Verb(name: "approve", synopsis: "approve RUN [STEP] [--field k=v]", summary: "answer an approval step: yes", run: ChangeCommands.approve),
         Verb(name: "reject", synopsis: "reject RUN [STEP] [--field k=v]", summary: "answer an approval step: no", run: ChangeCommands.reject),

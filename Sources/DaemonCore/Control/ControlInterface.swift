@@ -164,6 +164,15 @@ enum ControlInterface {
         method Approve(id: int, step: ?string, fields: ?object) -> ()
         method Reject(id: int, step: ?string, fields: ?object) -> ()
 
+        # A new run replaying run `id`: its trigger payload and definition version (today's
+        # with current), from a top-level step (earlier outcomes reused), with set changes
+        # ({"payload.x": 1, "vars.y": "z"}). With wait, the reply comes when it ends.
+        method Replay(id: int, from: ?string, set: ?object, current: ?bool, wait: ?bool) -> (run: int, status: string)
+
+        # What differs between two runs: definition, payload, vars, first differing step.
+        method Diff(a: int, b: int) -> (a: int, b: int, definition: object, payload: []object, vars: []object,
+                                        first_differing_step: ?object, status: object)
+
         # Re-read the workflow definitions (as SIGHUP does). Admins only.
         method Reload() -> (workflows: int, definition_errors: int)
 

@@ -59,6 +59,8 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         "ResumeRun": (.none, { $0.pauseOrResumeRun }),
         "ListPrompts": (.read, { $0.listPrompts }),
         "Approve": (.none, { $0.answer }),
+        "Replay": (.none, { $0.replay }),
+        "Diff": (.read, { $0.diff }),
         "Reject": (.none, { $0.answer }),
     ]
 
@@ -115,13 +117,13 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
     // MARK: Changes
 
     /// Admins may act on every workflow; owners on theirs. Runs on the loop thread.
-    private func mayAct(_ peer: PeerCredentials, on definition: WorkflowDefinition?) -> Bool {
+    func mayAct(_ peer: PeerCredentials, on definition: WorkflowDefinition?) -> Bool {
         if dependencies.authorizer.access(for: peer) == .admin { return true }
         guard let definition else { return false }
         return dependencies.authorizer.isOwner(peer, owners: definition.owners)
     }
 
-    private func denied(_ reply: VarlinkReplySink, _ peer: PeerCredentials, _ what: String) {
+    func denied(_ reply: VarlinkReplySink, _ peer: PeerCredentials, _ what: String) {
         reply.error("io.flowd.Control.PermissionDenied", [
             "message": .string("uid \(peer.uid) may not \(what); ask an admin of flowd or an owner of the workflow"),
         ])

@@ -69,6 +69,8 @@ public final class Engine: @unchecked Sendable {
     let baseEnvironment: [String: String]
     /// Where steps write KEY=value outputs ($FLOWD_OUTPUT).
     let outputDirectory: String
+    /// The working directory of steps without `cwd:` (STATE/work).
+    let workDirectory: String
 
     public init(loop: EventLoop, configuration: DaemonConfiguration, paths: DaemonPaths, journal: RunJournal,
                 logger: DaemonLogger, statusBoard: EngineStatusBoard, notifier: SystemdNotifier, events: EventHub) {
@@ -86,6 +88,7 @@ public final class Engine: @unchecked Sendable {
         nextRunID = journal.highestRunID + 1
         baseEnvironment = SystemdNotifier.scrubbedEnvironment(ProcessInfo.processInfo.environment)
         outputDirectory = paths.stateDirectory + "/outputs"
+        workDirectory = paths.stateDirectory + "/work"
     }
 
     // MARK: Creating runs
@@ -93,14 +96,16 @@ public final class Engine: @unchecked Sendable {
     /// Records a new run and queues it. Returns its id.
     @discardableResult
     func createRun(definition: WorkflowDefinition, payload: JSONValue, trigger: TriggerInfo, parentRun: Int64? = nil,
-                   id: Int64? = nil) -> Int64 {
+                   id: Int64? = nil, replayOf: Int64? = nil, prepare: ((inout ActiveRun) -> [JournalWrite])? = nil) -> Int64 {
         let runID = id ?? nextRunID
         nextRunID = max(nextRunID, runID + 1)
-        let run = ActiveRun(id: runID, definition: definition, payload: payload, trigger: trigger, parentRun: parentRun)
+        var run = ActiveRun(id: runID, definition: definition, payload: payload, trigger: trigger, parentRun: parentRun)
+        run.replayOf = replayOf
+        let extraWrites = prepare?(&run) ?? []
         journal.submit([.runCreated(RunRecord(
             id: runID, workflow: definition.name, definitionHash: definition.version, triggerKind: trigger.kind,
             triggerName: trigger.name, spoolPath: trigger.file, payload: payload, createdAt: WallClock.nowMicroseconds(),
-            vars: .object(run.vars), parentRun: parentRun))])
+            vars: .object(run.vars), parentRun: parentRun, replayOf: replayOf))] + extraWrites)
         enqueue(run)
         events.publish(["kind": "run_queued", "trigger": ["kind": .string(trigger.kind), "name": trigger.name.map(JSONValue.string) ?? .null]],
                        runID: runID, workflow: definition.name)

@@ -235,6 +235,8 @@ extension Engine {
         if let directory = step.workingDirectory {
             spec.workingDirectory = try Template.parse(directory).evaluateToString(in: context)
             input["cwd"] = spec.workingDirectory.map(JSONValue.string) ?? .null
+        } else {
+            spec.workingDirectory = workDirectory  // never the daemon's own working directory
         }
         if let standardInput = runStep.standardInput {
             spec.standardInput = Array(try Template.parse(standardInput).evaluateToString(in: context).utf8)

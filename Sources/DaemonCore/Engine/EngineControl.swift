@@ -173,3 +173,61 @@ extension Engine {
         return nil
     }
 }
+
+// MARK: Replay
+
+/// What a replay starts from: the original run as recorded, and the changes asked for.
+struct ReplayRequest: Sendable {
+    var originalID: Int64
+    /// The definition to run: the original version's, or today's (nil: look it up by name).
+    var definition: WorkflowDefinition?
+    var workflow: String
+    var payload: JSONValue
+    var vars: [String: JSONValue]
+    /// Re-execute from this top-level step; earlier steps keep their recorded outcomes.
+    var fromStep: String?
+    /// Recorded outcomes of the original run's steps, by step id (the last attempt).
+    var recorded: [String: StepResult]
+}
+
+extension Engine {
+    /// Starts the replay run; returns its id, or a user-facing error.
+    func replay(_ request: ReplayRequest) -> Result<Int64, ReplayError> {
+        guard phase == .running else { return .failure(ReplayError(message: "flowd is stopping; no new runs")) }
+        guard let definition = request.definition ?? definitions.workflows[request.workflow] else {
+            return .failure(ReplayError(message: "workflow \(request.workflow) is not loaded now; replay without --current"))
+        }
+        var startIndex = 0
+        if let fromStep = request.fromStep {
+            guard let index = definition.steps.firstIndex(where: { $0.id == fromStep }) else {
+                return .failure(ReplayError(message: "\(fromStep) is not a top-level step of the version being replayed"))
+            }
+            startIndex = index
+        }
+        let reusedSteps = definition.steps[..<startIndex]
+        let id = createRun(definition: definition, payload: request.payload,
+                           trigger: TriggerInfo(kind: "replay", name: "run \(request.originalID)"), replayOf: request.originalID) { run in
+            run.vars.merge(request.vars) { $1 }
+            run.frames[0].index = startIndex
+            var writes: [JournalWrite] = []
+            let now = WallClock.nowMicroseconds()
+            for step in reusedSteps {
+                let result = request.recorded[step.id] ?? StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
+                run.results[step.id] = result
+                if result.status != "succeeded" && result.status != "skipped" && !step.continueOnError { run.frames[0].failed = true }
+                let current = CurrentStep(definition: step, sequence: run.nextSequence, attempt: 1, needsWorker: false)
+                run.nextSequence += 1
+                var end = Self.attemptEnd(run.id, current, status: "reused", output: result.output,
+                                          error: "outcome reused from run \(request.originalID): \(result.status)")
+                end.exitCode = result.exitCode
+                writes.append(.attemptStarted(runID: run.id, stepIndex: current.sequence, stepID: step.id, attempt: 1, at: now,
+                                              kind: step.kind.name, input: .null, wakeAt: nil))
+                writes.append(.attemptFinished(end))
+            }
+            return writes
+        }
+        return .success(id)
+    }
+}
+
+struct ReplayError: Error { var message: String }

@@ -13,6 +13,8 @@ import Glibc
 extension Engine {
     /// Brings the engine up on the loop thread. Throws only on what makes the daemon unusable.
     func start() throws {
+        try FileSystem.makeDirectories(workDirectory, mode: 0o755)
+        try FileSystem.makeDirectories(outputDirectory, mode: 0o700)
         reloadDefinitions()
         try spool.prepare(workflows: Array(definitions.workflows.keys))
         let watcher = try SpoolWatcher(spool: spool)
@@ -82,7 +84,8 @@ extension Engine {
         let now = WallClock.nowMicroseconds()
         if !changed.isEmpty {
             journal.submit(changed.map {
-                .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath, at: now)
+                .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath,
+                                  source: Self.sourceText(of: $0), at: now)
             })
         }
         for definition in changed {
@@ -130,6 +133,16 @@ extension Engine {
             $0.definitionErrors = errors
             $0.workers = workers.size
         }
+    }
+
+    /// The file text a definition was loaded from, for replays with the original version;
+    /// nil when the file has changed since (its text would not match the version).
+    static func sourceText(of definition: WorkflowDefinition) -> String? {
+        guard let bytes = try? FileSystem.readRegularFile(definition.sourcePath, maxBytes: 1 << 20),
+              let text = String(validating: bytes, as: UTF8.self),
+              let reloaded = try? WorkflowLoader.load(text: text, path: definition.sourcePath),
+              reloaded.version == definition.version else { return nil }
+        return text
     }
 
     /// SIGHUP: re-read workflows.

@@ -92,6 +92,7 @@ struct ActiveRun: Sendable {
     var trigger: TriggerInfo
     var vars: [String: JSONValue]
     var parentRun: Int64?
+    var replayOf: Int64?
     var state = State.queued
     var started = false
     var startedAt: Int64?
@@ -135,7 +136,7 @@ struct ActiveRun: Sendable {
                 "attempt": .int(Int64(attempt)),
                 "started_at": startedAt.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null,
                 "failed_step": failedStep.map(JSONValue.string) ?? .null,
-                "replay_of": .null,
+                "replay_of": replayOf.map(JSONValue.int) ?? .null,
             ]),
             "steps": .object(results.mapValues(\.expressionValue)),
             "env": .object(definition.environment.merging(step?.environment ?? [:]) { $1 }.mapValues(JSONValue.string)),

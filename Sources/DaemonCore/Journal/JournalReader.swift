@@ -35,7 +35,7 @@ final class JournalReader {
     func run(id: Int64) throws(SQLiteError) -> JSONValue? {
         guard let row = try connection.queryRow("""
             SELECT id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at,
-                   started_at, ended_at, failed_step, error, vars, parent_run
+                   started_at, ended_at, failed_step, error, vars, parent_run, replay_of
             FROM runs WHERE id = ?
             """, [.integer(id)]) else { return nil }
         guard case .object(var run) = Self.runSummary(row) else { return nil }
@@ -43,6 +43,7 @@ final class JournalReader {
         run["payload"] = row.string("payload").flatMap { try? JSONValue.parse($0) } ?? .null
         run["vars"] = row.string("vars").flatMap { try? JSONValue.parse($0) } ?? .null
         run["parent_run"] = row.int("parent_run").map(JSONValue.int) ?? .null
+        run["replay_of"] = row.int("replay_of").map(JSONValue.int) ?? .null
         run["attempts"] = .array(try connection.query("""
             SELECT step_index, step_id, attempt, status, started_at, ended_at, exit_code, signal,
                    stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error, kind, input, output, retry_reason, retry_expected
@@ -185,5 +186,13 @@ extension JournalReader {
 extension JournalReader {
     func pausedWorkflows() throws(SQLiteError) -> Set<String> {
         Set(try connection.query("SELECT workflow FROM paused_workflows").compactMap { $0.string("workflow") })
+    }
+}
+
+extension JournalReader {
+    /// A definition version's source text and canonical JSON, when recorded.
+    func definition(hash: String) throws(SQLiteError) -> (source: String?, canonical: JSONValue)? {
+        guard let row = try connection.queryRow("SELECT source, canonical FROM definitions WHERE hash = ?", [.text(hash)]) else { return nil }
+        return (row.string("source"), row.string("canonical").flatMap { try? JSONValue.parse($0) } ?? .null)
     }
 }

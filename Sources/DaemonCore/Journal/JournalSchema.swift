@@ -88,5 +88,9 @@ enum JournalSchema {
         SQLiteMigration(name: "paused workflows", sql: """
             CREATE TABLE paused_workflows (workflow TEXT PRIMARY KEY, paused_at INTEGER NOT NULL) WITHOUT ROWID;
             """),
+        SQLiteMigration(name: "definition source texts and replay links", sql: """
+            ALTER TABLE definitions ADD COLUMN source TEXT;
+            ALTER TABLE runs ADD COLUMN replay_of INTEGER;
+            """),
     ]
 }

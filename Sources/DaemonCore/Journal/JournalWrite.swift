@@ -16,6 +16,7 @@ public struct RunRecord: Sendable {
     public var createdAt: Int64
     public var vars: JSONValue = .object([:])
     public var parentRun: Int64?
+    public var replayOf: Int64?
 }
 
 /// How a step attempt ended.
@@ -58,7 +59,7 @@ public struct RunEvent: Sendable {
 
 /// One change to the journal.
 public enum JournalWrite: Sendable {
-    case definitionLoaded(hash: String, workflow: String, canonical: String, sourcePath: String, at: Int64)
+    case definitionLoaded(hash: String, workflow: String, canonical: String, sourcePath: String, source: String?, at: Int64)
     case runCreated(RunRecord)
     case runStarted(runID: Int64, at: Int64)
     /// running ⇄ waiting (sleep, approval) ⇄ paused.
@@ -78,19 +79,19 @@ public enum JournalWrite: Sendable {
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
-        case .definitionLoaded(let hash, let workflow, let canonical, let sourcePath, let at):
+        case .definitionLoaded(let hash, let workflow, let canonical, let sourcePath, let source, let at):
             try connection.execute(
-                "INSERT OR IGNORE INTO definitions (hash, workflow, canonical, source_path, loaded_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(hash), .text(workflow), .text(canonical), .text(sourcePath), .integer(at)])
+                "INSERT OR IGNORE INTO definitions (hash, workflow, canonical, source_path, loaded_at, source) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(hash), .text(workflow), .text(canonical), .text(sourcePath), .integer(at), SQLiteValue(source)])
         case .runCreated(let run):
             try connection.execute("""
                 INSERT INTO runs (id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at,
-                                  vars, parent_run)
-                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)
+                                  vars, parent_run, replay_of)
+                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [.integer(run.id), .text(run.workflow), .text(run.definitionHash), .text(run.triggerKind),
                  SQLiteValue(run.triggerName), SQLiteValue(run.spoolPath), .text(run.payload.serialized()), .integer(run.createdAt),
-                 .text(run.vars.serialized()), SQLiteValue(run.parentRun)])
+                 .text(run.vars.serialized()), SQLiteValue(run.parentRun), SQLiteValue(run.replayOf)])
         case .runStarted(let runID, let at):
             try connection.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", [.integer(at), .integer(runID)])
         case .runStatus(let runID, let status):

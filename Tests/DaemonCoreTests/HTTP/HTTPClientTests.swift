@@ -182,7 +182,6 @@ final class HTTPClientTests: XCTestCase {
         let error = failure { () throws(HTTPClientError) in try perform("/slow", cancellation: cancellation) }
         let elapsed = ContinuousClock.now - started
         XCTAssertEqual(error, .cancelled)
-        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(300))
         XCTAssertLessThan(elapsed, .milliseconds(1500), "cancel must not wait for the 3 s answer")
     }
 

@@ -216,3 +216,20 @@ extension ChangeCommands {
         "\(change["path"]?.stringValue ?? ""): \(change["a"]?.serialized() ?? "null") -> \(change["b"]?.serialized() ?? "null")"
     }
 }
+
+extension ChangeCommands {
+    /// hold/release/requeue/delete WORKFLOW/FILE
+    static func spoolFile(_ action: String) -> @Sendable (Invocation) throws -> Void {
+        { invocation in
+            guard invocation.arguments.count == 1, let slash = invocation.arguments[0].firstIndex(of: "/") else {
+                throw UsageError(message: "\(action) needs WORKFLOW/FILE")
+            }
+            let text = invocation.arguments[0]
+            let workflow = String(text[..<slash]), file = String(text[text.index(after: slash)...])
+            _ = try invocation.call("ManageSpoolFile", ["action": .string(action), "workflow": .string(workflow), "file": .string(file)])
+            if invocation.json { return invocation.printJSON(.object([:])) }
+            let done = ["hold": "held", "release": "released", "requeue": "requeued", "delete": "deleted"][action] ?? action
+            print("\(workflow)/\(file) \(done)")
+        }
+    }
+}

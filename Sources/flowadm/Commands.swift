@@ -57,6 +57,10 @@ enum Commands {
         Verb(name: "prompts", synopsis: "prompts", summary: "approval steps waiting for an answer", run: ChangeCommands.prompts),
         Verb(name: "approve", synopsis: "approve RUN [STEP] [--field k=v]", summary: "answer an approval step: yes", run: ChangeCommands.approve),
         Verb(name: "reject", synopsis: "reject RUN [STEP] [--field k=v]", summary: "answer an approval step: no", run: ChangeCommands.reject),
+        Verb(name: "hold", synopsis: "hold WORKFLOW/FILE", summary: "set a waiting spool file aside", run: ChangeCommands.spoolFile("hold")),
+        Verb(name: "release", synopsis: "release WORKFLOW/FILE", summary: "put a held file back in incoming/", run: ChangeCommands.spoolFile("release")),
+        Verb(name: "requeue", synopsis: "requeue WORKFLOW/FILE", summary: "give a rejected file another chance", run: ChangeCommands.spoolFile("requeue")),
+        Verb(name: "delete", synopsis: "delete WORKFLOW/FILE", summary: "remove a held or rejected file", run: ChangeCommands.spoolFile("delete")),
         Verb(name: "reload", synopsis: "reload", summary: "re-read workflow definitions (admins)", run: ObserveCommands.reload),
         Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
     ]

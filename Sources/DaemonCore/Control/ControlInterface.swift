@@ -173,6 +173,10 @@ enum ControlInterface {
         method Diff(a: int, b: int) -> (a: int, b: int, definition: object, payload: []object, vars: []object,
                                         first_differing_step: ?object, status: object)
 
+        # Spool files: hold (incoming/ → hold/), release (hold/ → incoming/), requeue
+        # (rejected/ → incoming/), delete (a held or rejected file). Admins only.
+        method ManageSpoolFile(action: string, workflow: string, file: string) -> ()
+
         # Re-read the workflow definitions (as SIGHUP does). Admins only.
         method Reload() -> (workflows: int, definition_errors: int)
 

@@ -61,6 +61,7 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         "Approve": (.none, { $0.answer }),
         "Replay": (.none, { $0.replay }),
         "Diff": (.read, { $0.diff }),
+        "ManageSpoolFile": (.admin, { $0.manageSpoolFile }),
         "Reject": (.none, { $0.answer }),
     ]
 
@@ -195,6 +196,20 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         act(call, peer: peer, reply: reply, workflow: { $0.runs[runID]?.definition.name }, runID: runID,
             kind: pause ? "pause_run" : "resume_run", details: pause ? ["kill": .bool(kill)] : ["set": .object(changes)]) { engine in
             pause ? engine.pauseRun(runID, kill: kill) : engine.resumeRun(runID, changes: changes)
+        }
+    }
+
+    private func manageSpoolFile(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        guard let action = try optionalString(call.parameters, "action"), ["hold", "release", "requeue", "delete"].contains(action) else {
+            throw InvalidParameter(name: "action")
+        }
+        guard let workflow = try optionalString(call.parameters, "workflow") else { throw InvalidParameter(name: "workflow") }
+        guard let file = try optionalString(call.parameters, "file") else { throw InvalidParameter(name: "file") }
+        act(call, peer: peer, reply: reply, workflow: { _ in workflow }, runID: nil, kind: "spool_" + action,
+            details: ["file": .string(file)]) { engine in
+            let problem = engine.manageSpoolFile(action: action, workflow: workflow, name: file)
+            if problem == nil && (action == "release" || action == "requeue") { engine.rescanSpool() }
+            return problem
         }
     }
 

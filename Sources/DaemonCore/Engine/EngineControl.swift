@@ -231,3 +231,59 @@ extension Engine {
 }
 
 struct ReplayError: Error { var message: String }
+
+// MARK: Spool files
+
+extension Engine {
+    /// hold: incoming/W/NAME → hold/W/NAME. release: back to incoming/ (claimed as usual).
+    /// requeue: rejected/W/NAME → incoming/ (its .reason removed). delete: a held or
+    /// rejected file (and its .reason) is removed. Returns an error text or nil.
+    func manageSpoolFile(action: String, workflow: String, name: String) -> String? {
+        guard WorkflowLoader.isValidName(workflow), !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            return "invalid workflow or file name"
+        }
+        let root = paths.spoolDirectory
+        func move(_ from: String, _ to: String) -> String? {
+            do {
+                try FileSystem.makeDirectories(to)
+                try FileSystem.renameWithoutReplacing(from + "/" + name, to + "/" + name)
+                return nil
+            } catch where error.errno == ENOENT {
+                return "no file \(name) in \(from)"
+            } catch where error.errno == EEXIST {
+                return "\(to)/\(name) exists already"
+            } catch {
+                return "\(error)"
+            }
+        }
+        switch action {
+        case "hold":
+            return move(root + "/incoming/" + workflow, root + "/hold/" + workflow)
+        case "release":
+            return move(root + "/hold/" + workflow, root + "/incoming/" + workflow)
+        case "requeue":
+            if let problem = move(root + "/rejected/" + workflow, root + "/incoming/" + workflow) { return problem }
+            try? FileSystem.removeFile(root + "/rejected/" + workflow + "/" + name + ".reason")
+            return nil
+        case "delete":
+            for directory in [root + "/hold/" + workflow, root + "/rejected/" + workflow] {
+                let path = directory + "/" + name
+                guard (try? FileSystem.status(path)) != nil else { continue }
+                do {
+                    try FileSystem.removeFile(path)
+                    try? FileSystem.removeFile(path + ".reason")
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            return "no held or rejected file \(workflow)/\(name) (files in incoming/ are held first)"
+        default:
+            return "unknown action \(action)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -233,3 +233,14 @@ extension ChangeCommands {
         }
     }
 }
+
+extension ChangeCommands {
+    static func skip(_ invocation: Invocation) throws {
+        guard invocation.arguments.count == 2, let id = Int64(invocation.arguments[0]) else {
+            throw UsageError(message: "skip needs a run number and the step")
+        }
+        _ = try invocation.call("SkipStep", ["id": .int(id), "step": .string(invocation.arguments[1])])
+        if invocation.json { return invocation.printJSON(.object([:])) }
+        print("run \(id): step \(invocation.arguments[1]) counted as succeeded")
+    }
+}

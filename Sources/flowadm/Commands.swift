@@ -50,6 +50,7 @@ enum Commands {
         Verb(name: "spool", synopsis: "spool", summary: "pending, held and rejected spool files", run: ObserveCommands.spool),
         Verb(name: "trigger", synopsis: "trigger WORKFLOW [--payload JSON | --file F] [--wait]", summary: "start a run by hand", run: ChangeCommands.trigger),
         Verb(name: "cancel", synopsis: "cancel RUN", summary: "stop a run (on_cancel runs)", run: ChangeCommands.cancel),
+        Verb(name: "skip", synopsis: "skip RUN STEP", summary: "an interrupted step counts as succeeded", run: ChangeCommands.skip),
         Verb(name: "pause", synopsis: "pause WORKFLOW | pause RUN [--kill]", summary: "stop new runs / stop a run at its next step", run: ChangeCommands.pause),
         Verb(name: "resume", synopsis: "resume WORKFLOW | resume RUN [--set vars.x=V]", summary: "undo pause (a run may get new vars)", run: ChangeCommands.resume),
         Verb(name: "replay", synopsis: "replay RUN [--from STEP] [--set PATH=V] [--current] [--wait]", summary: "a new run from a recorded one", run: ChangeCommands.replay),

@@ -47,15 +47,15 @@ final class ControlAndLifecycleTests: XCTestCase {
         XCTAssertEqual(try flowd.stop(signal: SIGTERM), 0, flowd.log)
         XCTAssertFalse(flowd.exists("run/control.sock"), "the socket file is removed on a clean stop")
 
-        // The step that was running finished and is journaled; the next one never started.
+        // The step that was running finished and is journaled; the next start goes on with
+        // the next step: the finished one does not run again.
         try flowd.start()
-        let run = try flowd.flowadm("show", "1", "--json").json()
+        let run = try flowd.waitForRun(1)
         let attempts = run["attempts"]?.arrayValue ?? []
-        XCTAssertEqual(attempts.first?["status"], "succeeded")
+        XCTAssertEqual(attempts.map { $0["step"] }, ["slow", "after"])
         XCTAssertEqual(attempts.first?["stdout"], "finished\n")
-        XCTAssertEqual(attempts.count, 1)
-        XCTAssertEqual(run["status"], "interrupted", "the next start settles a run the previous daemon left unfinished")
-        XCTAssertTrue(flowd.exists("spool/active/slow/1.job"), "the claimed file stays in active/, not lost")
+        XCTAssertEqual(run["status"], "succeeded")
+        try flowd.waitUntil("the file reaches done/") { flowd.exists("spool/done/slow/1.job") }
     }
 
     func testSecondDaemonOnTheSameRootIsRefused() throws {

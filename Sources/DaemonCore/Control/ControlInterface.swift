@@ -173,6 +173,10 @@ enum ControlInterface {
         method Diff(a: int, b: int) -> (a: int, b: int, definition: object, payload: []object, vars: []object,
                                         first_differing_step: ?object, status: object)
 
+        # An interrupted run's step (it was running when the daemon stopped and is not
+        # idempotent) counts as succeeded with an empty output; the run goes on.
+        method SkipStep(id: int, step: string) -> ()
+
         # Spool files: hold (incoming/ → hold/), release (hold/ → incoming/), requeue
         # (rejected/ → incoming/), delete (a held or rejected file). Admins only.
         method ManageSpoolFile(action: string, workflow: string, file: string) -> ()

@@ -62,6 +62,7 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
         "Replay": (.none, { $0.replay }),
         "Diff": (.read, { $0.diff }),
         "ManageSpoolFile": (.admin, { $0.manageSpoolFile }),
+        "SkipStep": (.none, { $0.skipStep }),
         "Reject": (.none, { $0.answer }),
     ]
 
@@ -211,6 +212,13 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
             if problem == nil && (action == "release" || action == "requeue") { engine.rescanSpool() }
             return problem
         }
+    }
+
+    private func skipStep(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let runID = try requiredRunID(call.parameters)
+        guard let step = try optionalString(call.parameters, "step") else { throw InvalidParameter(name: "step") }
+        act(call, peer: peer, reply: reply, workflow: { $0.runs[runID]?.definition.name }, runID: runID, kind: "skip",
+            details: ["step": .string(step)]) { engine in engine.skip(runID, stepID: step, byUID: peer.uid) }
     }
 
     private func listPrompts(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {

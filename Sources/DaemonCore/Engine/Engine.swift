@@ -57,7 +57,10 @@ public final class Engine: @unchecked Sendable {
     var busyWorkers = 0
     var attemptCapacity: Int { workers.size * 2 }
     var queuedCount = 0
-    var waitingCount: Int { runs.values.filter { $0.state == .waiting || $0.state == .paused }.count }
+    /// The pending publication of counts (see publishCounts).
+    var pendingCountsPublication: EventLoop.TimerID?
+    /// Runs rebuilt from the journal at start, walked forward once the engine runs.
+    var recoveringRuns: [Int64] = []
     /// Workflows paused by an operator: no new runs start (kept in the journal).
     var pausedWorkflows: Set<String> = []
     /// Cron slots fired, and the timers of the next ones.
@@ -186,10 +189,21 @@ public final class Engine: @unchecked Sendable {
         runningPerWorkflow[run.definition.name, default: 1] -= 1
     }
 
+    /// Publishes the counts for status readers, at most every 50 ms: counting walks every
+    /// run, and doing that per event made a long queue cost quadratic time.
     func publishCounts() {
-        let running = runs.count - queuedCount - waitingCount
+        guard pendingCountsPublication == nil else { return }
+        pendingCountsPublication = loop.schedule(after: .milliseconds(50)) { [self] in
+            pendingCountsPublication = nil
+            publishCountsNow()
+        }
+    }
+
+    func publishCountsNow() {
+        var waiting = 0
+        for run in runs.values where run.state != .queued && run.state != .running { waiting += 1 }
+        let running = runs.count - queuedCount - waiting
         let queued = queuedCount
-        let waiting = waitingCount
         let busy = min(busyWorkers, workers.size)
         let phase = phase.rawValue
         statusBoard.update {

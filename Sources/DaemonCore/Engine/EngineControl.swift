@@ -57,6 +57,18 @@ extension Engine {
             guard path.hasPrefix("vars."), path.count > 5 else { return "--set changes vars.NAME only; \"\(path)\" is not one" }
             run.vars[String(path.dropFirst(5))] = value
         }
+        if run.state == .interrupted, var current = run.current {
+            // After a restart: run the interrupted step again, as a new attempt.
+            current.attempt += 1
+            run.current = current
+            run.state = .running
+            run.failureError = nil
+            runs[runID] = run
+            journal.submit([.runStatus(runID: runID, status: "running")])
+            startAttempt(runID)
+            dispatch()
+            return nil
+        }
         let wasPaused = run.pauseRequested
         run.pauseRequested = false
         if run.state == .paused {

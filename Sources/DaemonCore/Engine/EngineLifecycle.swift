@@ -24,30 +24,31 @@ extension Engine {
         }
         for workflow in definitions.workflows.keys { try watcher.watch(workflow: workflow) }
         try watchDefinitions()
-        try settleUnfinishedRuns()
         let reader = try JournalReader(path: journal.path)
+        nextRunID = max(nextRunID, highestClaimedRunID() + 1)
+        try recoverUnfinishedRuns(reader)
         scheduleBook.lastFired = try reader.scheduleSlots()
         pausedWorkflows = try reader.pausedWorkflows()
         phase = .running
+        reconcileActiveSpool(reader)
+        resumeRecoveredRuns()
         armSchedules(catchingUp: true)
         rescanSpool()
         scheduleRescan()
-        publishCounts()
+        publishCountsNow()
     }
 
-    /// Runs a previous instance left queued or running. Full recovery (re-queueing and
-    /// resuming them) is not built yet: they are marked interrupted so nothing runs twice.
-    private func settleUnfinishedRuns() throws {
-        let reader = try JournalReader(path: journal.path)
-        let unfinished = try reader.unfinishedRunIDs()
-        guard !unfinished.isEmpty else { return }
-        let now = WallClock.nowMicroseconds()
-        journal.submit(unfinished.flatMap { runID -> [JournalWrite] in
-            [.runningAttemptsInterrupted(runID: runID, at: now),
-             .runFinished(runID: runID, status: "interrupted", at: now, failedStep: nil,
-                          error: "the daemon stopped before this run finished")]
-        })
-        logger.log(.warning, "\(unfinished.count) run(s) left unfinished by the previous daemon marked interrupted")
+    /// The highest run id in a claimed file's name: ids are taken at the claim, so a
+    /// crash between the claim and its record must not let the id be reused.
+    private func highestClaimedRunID() -> Int64 {
+        let active = paths.spoolDirectory + "/active"
+        var highest: Int64 = 0
+        for workflow in (try? FileSystem.entries(active)) ?? [] {
+            for file in (try? FileSystem.entries(active + "/" + workflow)) ?? [] {
+                if let dot = file.firstIndex(of: "."), let id = Int64(file[..<dot]) { highest = max(highest, id) }
+            }
+        }
+        return highest
     }
 
     /// Hot reload: a change in the workflows directory reloads the definitions once,
@@ -159,7 +160,7 @@ extension Engine {
     func beginShutdown() {
         guard phase == .running || phase == .starting else { return }
         phase = .draining
-        publishCounts()
+        publishCountsNow()
         notifier.stopping(status: "draining \(busyWorkers) running step(s)")
         logger.log(.notice, "stopping: waiting up to \(DurationText.format(configuration.shutdownGrace)) for \(busyWorkers) running step(s)",
                    id: .daemonStopping)
@@ -179,7 +180,7 @@ extension Engine {
     func drainIfIdle() {
         guard phase == .draining, busyWorkers == 0 else { return }
         phase = .stopped
-        publishCounts()
+        publishCountsNow()
         journal.submit([]) { [self] _ in
             loop.execute { [self] in
                 workers.shutdown()

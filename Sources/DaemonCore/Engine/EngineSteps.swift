@@ -32,7 +32,7 @@ extension Engine {
     /// Moves the run forward until it must wait (a worker, a timer) or ends.
     func advance(_ runID: Int64) {
         while phase == .running, var run = runs[runID], run.current == nil {
-            if holdIfPaused(runID) { return }
+            if run.recorded.isEmpty && holdIfPaused(runID) { return }
             guard var frame = run.frames.last else { return finishRun(runID) }
             if frame.index >= frame.steps.count {
                 run.frames.removeLast()
@@ -41,6 +41,17 @@ extension Engine {
                 continue
             }
             let step = frame.steps[frame.index]
+            if let recorded = run.recorded.first {
+                // Recovery: the journal already says what this step did.
+                run.recorded.removeFirst()
+                runs[runID] = run
+                guard recorded.stepID == step.id else {
+                    return interrupt(runID, step: step, sequence: recorded.sequence, attempt: recorded.attempts,
+                                     reason: "the journal has step \(recorded.stepID) where the definition has \(step.id)")
+                }
+                consumeRecorded(runID, recorded, step: step, frameFailed: frame.failed)
+                continue
+            }
             let context = run.expressionContext(step: step, attempt: 1)
             var shouldRun = !frame.failed
             if let condition = step.condition {

@@ -84,7 +84,7 @@ struct CurrentStep: Sendable {
 
 /// One run the engine is carrying (queued, running or waiting).
 struct ActiveRun: Sendable {
-    enum State: String, Sendable { case queued, running, waiting, paused }
+    enum State: String, Sendable { case queued, running, waiting, paused, interrupted }
 
     var id: Int64
     var definition: WorkflowDefinition
@@ -107,6 +107,8 @@ struct ActiveRun: Sendable {
     var cancelRequested = false
     /// Stop at the next step boundary (flowadm pause RUN).
     var pauseRequested = false
+    /// After a restart: the journaled step executions not yet walked through again.
+    var recorded: [RecordedStep] = []
     var runTimer: EventLoop.TimerID?
 
     var spoolPath: String? { trigger.file }

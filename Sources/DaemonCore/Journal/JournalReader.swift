@@ -196,3 +196,74 @@ extension JournalReader {
         return (row.string("source"), row.string("canonical").flatMap { try? JSONValue.parse($0) } ?? .null)
     }
 }
+
+/// One step execution of a run as the journal recorded it (all its attempts).
+struct RecordedStep: Sendable {
+    var sequence: Int
+    var stepID: String
+    var kind: String
+    var attempts: Int
+    var status: String
+    var finished: Bool
+    var output: JSONValue
+    var exitCode: Int32?
+    var error: String?
+    var retryExpected: Bool
+    var wakeAt: Int64?
+}
+
+/// A run a previous daemon left unfinished, as recorded.
+struct RecordedRun: Sendable {
+    var id: Int64
+    var workflow: String
+    var version: String
+    var status: String
+    var triggerKind: String
+    var triggerName: String?
+    var spoolPath: String?
+    var payload: JSONValue
+    var vars: [String: JSONValue]
+    var parentRun: Int64?
+    var replayOf: Int64?
+    var startedAt: Int64?
+    var steps: [RecordedStep]
+}
+
+extension JournalReader {
+    /// Runs left queued, running, waiting, paused or interrupted, with their steps.
+    func unfinishedRuns() throws(SQLiteError) -> [RecordedRun] {
+        try connection.query("""
+            SELECT id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, vars, parent_run,
+                   replay_of, started_at
+            FROM runs WHERE status IN ('queued', 'running', 'waiting', 'paused', 'interrupted') ORDER BY id
+            """).map { row throws(SQLiteError) in
+            let id = row.int("id") ?? 0
+            var steps: [RecordedStep] = []
+            for attempt in try connection.query("""
+                SELECT step_index, step_id, kind, attempt, status, ended_at, output, exit_code, error, retry_expected, wake_at
+                FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt
+                """, [.integer(id)]) {
+                let step = RecordedStep(
+                    sequence: Int(attempt.int("step_index") ?? 0), stepID: attempt.string("step_id") ?? "",
+                    kind: attempt.string("kind") ?? "", attempts: Int(attempt.int("attempt") ?? 1),
+                    status: attempt.string("status") ?? "", finished: attempt.int("ended_at") != nil,
+                    output: attempt.string("output").flatMap { try? JSONValue.parse($0) } ?? .null,
+                    exitCode: attempt.int("exit_code").map { Int32(truncatingIfNeeded: $0) }, error: attempt.string("error"),
+                    retryExpected: attempt.int("retry_expected") == 1, wakeAt: attempt.int("wake_at"))
+                if steps.last?.sequence == step.sequence { steps[steps.count - 1] = step } else { steps.append(step) }
+            }
+            return RecordedRun(
+                id: id, workflow: row.string("workflow") ?? "", version: row.string("definition_hash") ?? "",
+                status: row.string("status") ?? "", triggerKind: row.string("trigger_kind") ?? "",
+                triggerName: row.string("trigger_name"), spoolPath: row.string("spool_path"),
+                payload: row.string("payload").flatMap { try? JSONValue.parse($0) } ?? .null,
+                vars: row.string("vars").flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:],
+                parentRun: row.int("parent_run"), replayOf: row.int("replay_of"), startedAt: row.int("started_at"), steps: steps)
+        }
+    }
+
+    /// The status of run `id`, or nil when the journal has no such run.
+    func runStatus(id: Int64) throws(SQLiteError) -> String? {
+        try connection.queryRow("SELECT status FROM runs WHERE id = ?", [.integer(id)])?.string("status")
+    }
+}

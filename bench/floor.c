@@ -8,7 +8,9 @@
  *
  *   floor DATABASE [N [THREADS [PROGRAM [ARGUMENT...]]]]     defaults: 2000 2 /bin/true
  *
- * Prints one line of JSON: {"runs": N, "seconds": S, "runs_per_second": R}.
+ * Prints one line of JSON: {"runs": N, "seconds": S, "runs_per_second": R, "cpu_seconds": C,
+ * "children_cpu_seconds": K}: C is the floor's own CPU time (user + system, all threads,
+ * start-up included), K that of the programs it ran.
  * Exits 1 on any spawn, wait or SQLite failure, naming it.
  *
  * Build: cc -O2 -o floor floor.c -lsqlite3 -lpthread
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +49,11 @@ static long long now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double cpu_seconds(const struct rusage *usage)
+{
+    return usage->ru_utime.tv_sec + usage->ru_stime.tv_sec + (usage->ru_utime.tv_usec + usage->ru_stime.tv_usec) / 1e6;
 }
 
 static void exec_sql(const char *sql)
@@ -125,6 +133,11 @@ int main(int argc, char **argv)
 
     sqlite3_finalize(insert);
     sqlite3_close(db);
-    printf("{\"runs\": %ld, \"seconds\": %.6f, \"runs_per_second\": %.1f}\n", total_runs, seconds, total_runs / seconds);
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    printf("{\"runs\": %ld, \"seconds\": %.6f, \"runs_per_second\": %.1f, \"cpu_seconds\": %.4f, "
+           "\"children_cpu_seconds\": %.4f}\n", total_runs, seconds, total_runs / seconds, cpu_seconds(&self),
+           cpu_seconds(&children));
     return 0;
 }

@@ -62,6 +62,15 @@ def proc_status(pid, *keys):
     return values
 
 
+def cpu_seconds(pid):
+    """(own, waited-for children) CPU seconds, user + system, of process `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime) / ticks, (cutime + cstime) / ticks
+
+
 def fresh_dir(path):
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
@@ -144,8 +153,9 @@ class FlowdRoot:
 
     # The daemon
 
-    def start(self, timeout=60):
-        """Starts flowd and waits for READY=1. Returns seconds from spawn to READY."""
+    def start(self, timeout=60, wrapper=()):
+        """Starts flowd (under `wrapper`, e.g. valgrind, when given) and waits for
+        READY=1. Returns seconds from spawn to READY."""
         assert self.process is None
         notify_path = os.path.join(self.path, "notify.sock")
         if os.path.exists(notify_path):
@@ -155,7 +165,7 @@ class FlowdRoot:
         environment = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.log = open(os.path.join(self.path, "flowd.log"), "ab")
         self.started_us = now_us()
-        self.process = subprocess.Popen([FLOWD, "--root", self.path], env=environment,
+        self.process = subprocess.Popen([*wrapper, FLOWD, "--root", self.path], env=environment,
                                         stdout=self.log, stderr=subprocess.STDOUT)
         _live_roots.append(self)
         self.ready_us = self.wait_notify("READY=1", timeout)

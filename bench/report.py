@@ -98,6 +98,22 @@ def section_throughput(results):
             duplicates = sum(s["duplicates"] for s in samples)
             lines.append(f"| {label} | {f(rate(key), 0)} | {f(100 * ratio(key), 0)}% | lost {lost}, "
                          f"duplicated {duplicates} (all rounds) |")
+    cpu_floor = med([r["floor"]["cpu_seconds"] * 1000 / r["floor"]["runs"] for r in rounds if "cpu_seconds" in r["floor"]])
+    cpu_exec = med([r["flowd_exec"].get("cpu_ms_per_run") for r in rounds])
+    cpu_run = med([r["flowd_run"].get("cpu_ms_per_run") for r in rounds])
+    if cpu_floor and cpu_exec:
+        lines += [
+            "",
+            "CPU time per run (user + system of the runner's own threads, not the steps'), which",
+            "a busy machine disturbs far less than runs/s: on 2 cores the CPU a runner spends per",
+            "run, next to the steps' own, bounds its throughput.",
+            "",
+            "| runner | CPU ms per run | vs floor |",
+            "| --- | ---: | ---: |",
+            f"| floor | {f(cpu_floor, 3)} | 1.0x |",
+            f"| flowd `exec:` | {f(cpu_exec, 3)} | {f(cpu_exec / cpu_floor)}x |",
+            f"| flowd `run:` | {f(cpu_run, 3)} | {f(cpu_run / cpu_floor)}x |",
+        ]
     flowd_lost = sum(r[k]["lost"] + r[k]["duplicates"] for r in rounds for k in ("flowd_exec", "flowd_run"))
     lines += [
         "",

@@ -11,13 +11,17 @@ flowd, pre-dropped: the N files are in incoming/ before flowd starts; runs/s = N
 
 The floor (bench/floor.c): N posix_spawn + waitpid of the same program on `workers`
 threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL).
+
+CPU per run, which a busy machine disturbs much less than runs/s: flowd's own CPU time
+(all threads, /proc/PID/stat utime + stime) from READY to the last run, and the floor's
+(getrusage), each divided by N.
 """
 
 import json
 import os
 import subprocess
 
-from lib import FlowdRoot, SCRATCH, fresh_dir, now_us, wait_until, drop_file
+from lib import FlowdRoot, SCRATCH, cpu_seconds, fresh_dir, wait_until, drop_file
 
 STEP_BODIES = {
     "exec": "exec: [/bin/true]",
@@ -35,6 +39,14 @@ def floor(binary, files, workers, command=("/bin/true",)):
 def finished_runs(root):
     with root.journal() as journal:
         return journal.execute("SELECT count(*) FROM runs WHERE ended_at IS NOT NULL").fetchone()[0]
+
+
+def with_cpu(result, root, cpu_at_ready):
+    """Adds flowd's CPU time per run (own threads; the steps it waited for) since READY."""
+    own, children = cpu_seconds(root.process.pid)
+    result["cpu_ms_per_run"] = (own - cpu_at_ready[0]) * 1000 / result["files"]
+    result["children_cpu_ms_per_run"] = (children - cpu_at_ready[1]) * 1000 / result["files"]
+    return result
 
 
 def outcome(root, files, first_drop_us, ready_us=None):
@@ -63,6 +75,7 @@ def flowd_live(kind, files, workers):
     root = FlowdRoot(f"throughput-{kind}", {"workers": workers})
     root.add_workflow("t", [STEP_BODIES[kind]], concurrency=workers)
     root.start()
+    cpu_at_ready = cpu_seconds(root.process.pid)
     incoming = root.incoming("t")
     try:
         first_drop = None
@@ -70,7 +83,7 @@ def flowd_live(kind, files, workers):
             stamp = drop_file(incoming, f"f{index:05d}", b"x\n")
             first_drop = first_drop or stamp
         wait_until(lambda: finished_runs(root) >= files, timeout=600, interval=0.05, what=f"{files} finished runs")
-        return outcome(root, files, first_drop)
+        return with_cpu(outcome(root, files, first_drop), root, cpu_at_ready)
     finally:
         root.stop()
 

@@ -114,6 +114,13 @@ def section_throughput(results):
             f"| flowd `exec:` | {f(cpu_exec, 3)} | {f(cpu_exec / cpu_floor)}x |",
             f"| flowd `run:` | {f(cpu_run, 3)} | {f(cpu_run / cpu_floor)}x |",
         ]
+    lines += ["", "Per round (the spread is the machine's load, not flowd's):", "",
+              "| round | loadavg before | other CPUs busy | floor runs/s | flowd exec runs/s | ratio |",
+              "| ---: | --- | ---: | ---: | ---: | ---: |"]
+    for index, r in enumerate(rounds, 1):
+        lines.append(f"| {index} | {r['load_before']} | {r.get('busy_cpus_before', 'n/a')} | "
+                     f"{f(r['floor']['runs_per_second'], 0)} | {f(r['flowd_exec']['runs_per_second'], 0)} | "
+                     f"{f(100 * r['flowd_exec']['runs_per_second'] / r['floor']['runs_per_second'], 0)}% |")
     flowd_lost = sum(r[k]["lost"] + r[k]["duplicates"] for r in rounds for k in ("flowd_exec", "flowd_run"))
     lines += [
         "",
@@ -276,6 +283,20 @@ def render(results):
         "",
     ]
     lines += section_machine(results)
+    lines += [
+        "## Commands",
+        "",
+        "```sh",
+        "make bench                                   # swift build -c release, deps, every benchmark, this file",
+        "make bench BENCH_ARGS=--quick                # small sizes, one round: checks the harness",
+        "python3 bench/bench.py --only history,start  # some benchmarks; the others keep their last results",
+        "python3 bench/profile.py reload start throughput   # callgrind profiles -> bench/results/profiles/",
+        "cc -O2 -o floor bench/floor.c -lsqlite3 -lpthread && ./floor /tmp/f.sqlite 2000 2 /bin/true",
+        "hyperfine -N --warmup 3 --runs 30 'flowadm --root R runs --workflow w07 --limit 20'   # as bench/history.py",
+        "strace -c -f -p $(pidof flowd)               # syscalls per run, while files go through",
+        "```",
+        "",
+    ]
     lines += section_throughput(results)
     lines += section_latency(results)
     lines += section_memory(results)

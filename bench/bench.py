@@ -72,6 +72,9 @@ def bench_throughput(args):
         sample["floor_sh"] = throughput.floor(os.path.join(BIN, "floor"), files, workers, ["/bin/sh", "-c", "/bin/true"])
         sample["flowd_exec"] = throughput.flowd_live("exec", files, workers)
         sample["flowd_run"] = throughput.flowd_live("run", files, workers)
+        # The floor again right after flowd: the ratio uses the mean of both floors,
+        # so load that changes during the round hits both sides alike.
+        sample["floor_after"] = throughput.floor(os.path.join(BIN, "floor"), files, workers)
         sample["flowd_exec_predropped"] = throughput.flowd_predropped("exec", files, workers)
         if not args.no_peers:
             sample["incron"] = peers.incron(files)

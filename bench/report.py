@@ -58,8 +58,14 @@ def section_throughput(results):
     def rate(key):
         return med([r[key]["runs_per_second"] for r in rounds if key in r and "runs_per_second" in r[key]])
 
+    def floor_rate(r, floor_key):
+        """The floor of a round: the mean of the runs before and after flowd, when both exist."""
+        if floor_key == "floor" and "floor_after" in r:
+            return (r["floor"]["runs_per_second"] + r["floor_after"]["runs_per_second"]) / 2
+        return r[floor_key]["runs_per_second"]
+
     def ratio(key, floor_key="floor"):
-        return med([r[key]["runs_per_second"] / r[floor_key]["runs_per_second"] for r in rounds])
+        return med([r[key]["runs_per_second"] / floor_rate(r, floor_key) for r in rounds])
     exec_ratio = ratio("flowd_exec")
     lines = [
         "## 1. Throughput, process steps (and 7. peers)",
@@ -73,9 +79,9 @@ def section_throughput(results):
         "threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL).",
         f"Rounds: {len(rounds)}; load before each: {', '.join(r['load_before'] for r in rounds)}.",
         "",
-        "| what | runs/s (median) | vs floor (median of per-round ratios) | target |",
+        "| what | runs/s (median) | vs floor (per round: vs the mean of the floor runs before and after flowd; median) | target |",
         "| --- | ---: | ---: | --- |",
-        f"| floor: spawn `/bin/true` + 1 commit | {f(rate('floor'), 0)} | 100% | |",
+        f"| floor: spawn `/bin/true` + 1 commit (run before flowd) | {f(rate('floor'), 0)} | 100% | |",
         f"| floor: spawn `/bin/sh -c /bin/true` + 1 commit | {f(rate('floor_sh'), 0)} | "
         f"{f(100 * ratio('floor_sh'), 0)}% | |",
         f"| flowd `exec: [/bin/true]`, live drops | {f(rate('flowd_exec'), 0)} | {f(100 * exec_ratio, 0)}% | "
@@ -98,7 +104,8 @@ def section_throughput(results):
             duplicates = sum(s["duplicates"] for s in samples)
             lines.append(f"| {label} | {f(rate(key), 0)} | {f(100 * ratio(key), 0)}% | lost {lost}, "
                          f"duplicated {duplicates} (all rounds) |")
-    cpu_floor = med([r["floor"]["cpu_seconds"] * 1000 / r["floor"]["runs"] for r in rounds if "cpu_seconds" in r["floor"]])
+    cpu_floor = med([r[k]["cpu_seconds"] * 1000 / r[k]["runs"] for r in rounds for k in ("floor", "floor_after")
+                     if k in r and "cpu_seconds" in r[k]])
     cpu_exec = med([r["flowd_exec"].get("cpu_ms_per_run") for r in rounds])
     cpu_run = med([r["flowd_run"].get("cpu_ms_per_run") for r in rounds])
     if cpu_floor and cpu_exec:
@@ -114,13 +121,17 @@ def section_throughput(results):
             f"| flowd `exec:` | {f(cpu_exec, 3)} | {f(cpu_exec / cpu_floor)}x |",
             f"| flowd `run:` | {f(cpu_run, 3)} | {f(cpu_run / cpu_floor)}x |",
         ]
-    lines += ["", "Per round (the spread is the machine's load, not flowd's):", "",
-              "| round | loadavg before | other CPUs busy | floor runs/s | flowd exec runs/s | ratio |",
+    lines += ["", "Per round (load measured just before each round; it also changes during a round):", "",
+              "| round | loadavg before | CPUs busy with other work | floor runs/s (before, after) | "
+              "flowd exec runs/s | ratio |",
               "| ---: | --- | ---: | ---: | ---: | ---: |"]
     for index, r in enumerate(rounds, 1):
-        lines.append(f"| {index} | {r['load_before']} | {r.get('busy_cpus_before', 'n/a')} | "
-                     f"{f(r['floor']['runs_per_second'], 0)} | {f(r['flowd_exec']['runs_per_second'], 0)} | "
-                     f"{f(100 * r['flowd_exec']['runs_per_second'] / r['floor']['runs_per_second'], 0)}% |")
+        floors = f(r["floor"]["runs_per_second"], 0)
+        if "floor_after" in r:
+            floors += ", " + f(r["floor_after"]["runs_per_second"], 0)
+        lines.append(f"| {index} | {r['load_before']} | {r.get('busy_cpus_before', 'n/a')} | {floors} | "
+                     f"{f(r['flowd_exec']['runs_per_second'], 0)} | "
+                     f"{f(100 * r['flowd_exec']['runs_per_second'] / floor_rate(r, 'floor'), 0)}% |")
     flowd_lost = sum(r[k]["lost"] + r[k]["duplicates"] for r in rounds for k in ("flowd_exec", "flowd_run"))
     lines += [
         "",

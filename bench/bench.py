@@ -107,7 +107,7 @@ def bench_memory(args):
 
 def bench_history(args):
     log(f"history: {args.history_runs} runs x 5 attempts (the fill takes a while)")
-    result = history.run(args.history_runs, 5, RESULTS)
+    result = history.run(args.history_runs, 5, args.export_dir)
     result["load"] = lib.loadavg()
     return result
 
@@ -135,6 +135,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: checks the harness works")
     parser.add_argument("--output", default=os.path.join(lib.REPO, "BENCHMARKS.md"))
     parser.add_argument("--keep-scratch", action="store_true")
+    parser.add_argument("--results", default=RESULTS, help="where results.json goes (default bench/results)")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.files, args.drops, args.queued, args.history_runs = 1, 200, 100, 1000, 20_000
@@ -148,18 +149,22 @@ def main():
 
     compile_helpers()
     os.makedirs(lib.SCRATCH, exist_ok=True)
-    results_path = os.path.join(RESULTS, "results.json")
+    os.makedirs(args.results, exist_ok=True)
+    results_path = os.path.join(args.results, "results.json")
     results = {}
     if os.path.exists(results_path) and set(selected) != set(ALL):
         with open(results_path) as f:
             results = json.load(f)  # keep the benchmarks not re-run this time
     results["machine"] = lib.machine()
+    if "FLOWD_RELEASE_DIR" in os.environ:
+        results["machine"]["commit"] = f"build in {lib.RELEASE} (FLOWD_RELEASE_DIR), harness at {results['machine']['commit']}"
     results["machine"]["busy_cpus_at_start"] = busy_cpus()
     results["machine"]["load_at_start"] = lib.loadavg()
     results["command"] = " ".join(["python3", "bench/bench.py"] + sys.argv[1:])
     runners = {"throughput": bench_throughput, "latency": bench_latency, "memory": bench_memory,
                "history": bench_history, "start": bench_start}
     try:
+        args.export_dir = args.results
         for name in selected:
             results[name] = runners[name](args)
             results[name]["command"] = results["command"]

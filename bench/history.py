@@ -74,9 +74,17 @@ def fill(journal_path, runs, steps):
     return time.monotonic() - started
 
 
+# Named columns: later migrations add columns (left NULL here, as for these runs).
+RUN_COLUMNS = ("id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at, "
+               "started_at, ended_at, failed_step, error")
+ATTEMPT_COLUMNS = ("run_id, step_index, step_id, attempt, status, started_at, ended_at, exit_code, signal, "
+                   "stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error")
+
+
 def flush(connection, batch_runs, batch_attempts):
-    connection.executemany("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch_runs)
-    connection.executemany("INSERT INTO step_attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch_attempts)
+    connection.executemany(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})", batch_runs)
+    connection.executemany(f"INSERT INTO step_attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                           batch_attempts)
     batch_runs.clear()
     batch_attempts.clear()
 

@@ -20,7 +20,8 @@ import subprocess
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RELEASE = os.path.join(REPO, ".build", "release")
+# FLOWD_RELEASE_DIR measures another build (e.g. of another commit) with this harness.
+RELEASE = os.environ.get("FLOWD_RELEASE_DIR", os.path.join(REPO, ".build", "release"))
 FLOWD = os.path.join(RELEASE, "flowd")
 FLOWADM = os.path.join(RELEASE, "flowadm")
 SCRATCH = os.environ.get("BENCH_SCRATCH", "/var/tmp/flowd-bench")

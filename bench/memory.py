@@ -3,10 +3,11 @@
 Idle with many definitions: `definitions` workflow files (two steps each, a spool
 trigger), the daemon READY and left idle for a second.
 
-With runs queued: `workers: 1`; workflow `blocker` runs `sleep 30` and takes the only
+With runs queued: `workers: 1`; workflow `blocker` runs `sleep 600` and takes the only
 worker; then `queued` files are dropped into workflow `q` and the harness waits until
 GetStatus reports them all queued (max_queued_runs is set to exactly that number).
-shutdown_grace is 1s so the stop does not wait for the sleep.
+shutdown_grace is 1s so the stop does not wait for the sleep. The wait for the queue is
+bounded at 120 s.
 """
 
 import time
@@ -38,7 +39,7 @@ def idle(definitions):
 
 def queued(count):
     root = FlowdRoot("memory-queued", {"workers": 1, "max_queued_runs": count, "shutdown_grace": "1s"})
-    root.add_workflow("blocker", ["run: sleep 30"])
+    root.add_workflow("blocker", ["run: sleep 600"])  # outlives any claim phase
     root.add_workflow("q", ["exec: [/bin/true]"])
     root.start()
     try:

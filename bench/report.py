@@ -189,7 +189,7 @@ def section_memory(results):
         "## 4. Memory (peak RSS, VmHWM of /proc/PID/status)",
         "",
         "Idle: READY and one second idle with N generated definitions (two steps each). Queued:",
-        "`workers: 1`, a `blocker` workflow running `sleep 30` holds the worker, then the files",
+        "`workers: 1`, a `blocker` workflow running `sleep 600` holds the worker, then the files",
         "are dropped into another workflow until `GetStatus` reports them all queued",
         f"(`max_queued_runs` = that number). Median of {len(rounds)} rounds.",
         "",

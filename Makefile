@@ -1,7 +1,7 @@
 # flowd: build, test, demo. `make help` lists the targets.
 SWIFT ?= swift
 
-.PHONY: all build release test demo deps clean help
+.PHONY: all build release test demo deps clean help bench
 
 all: build
 
@@ -11,6 +11,7 @@ help:
 	@echo "make build    debug build (.build/debug/flowd, .build/debug/flowadm)"
 	@echo "make release  release build"
 	@echo "make deps     install the Debian packages the build needs"
+	@echo "make bench    release build, run the benchmarks, write BENCHMARKS.md (BENCH_ARGS=--quick to check)"
 
 deps:
 	@scripts/install-build-deps.sh
@@ -23,6 +24,10 @@ release: deps
 
 test: build
 	$(SWIFT) test --disable-swift-testing
+
+bench: release
+	bench/install-deps.sh
+	python3 bench/bench.py $(BENCH_ARGS)
 
 demo: build
 	scripts/demo.sh

@@ -1,0 +1,103 @@
+"""throughput.py: benchmark 1, N spool files through a one-step workflow, and its floor.
+
+flowd, live drops: the daemon is started and READY first; then the harness drops N
+files as fast as it can (write `.name`, rename to `name`), and waits until the journal
+has N finished runs. runs/s = N / (max(ended_at) - first rename), the rename time taken
+in the harness with the journal's clock. Also reported: N / (max(ended_at) -
+min(created_at)), which leaves out the time before the first claim.
+
+flowd, pre-dropped: the N files are in incoming/ before flowd starts; runs/s = N /
+(max(ended_at) - READY). No producer competes for the two CPUs.
+
+The floor (bench/floor.c): N posix_spawn + waitpid of the same program on `workers`
+threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL).
+
+CPU per run, which a busy machine disturbs much less than runs/s: flowd's own CPU time
+(all threads, /proc/PID/stat utime + stime) from READY to the last run, and the floor's
+(getrusage), each divided by N.
+"""
+
+import json
+import os
+import subprocess
+
+from lib import FlowdRoot, SCRATCH, cpu_seconds, fresh_dir, wait_until, drop_file
+
+STEP_BODIES = {
+    "exec": "exec: [/bin/true]",
+    "run": "run: /bin/true",
+}
+
+
+def floor(binary, files, workers, command=("/bin/true",)):
+    directory = fresh_dir(os.path.join(SCRATCH, "floor"))
+    output = subprocess.run([binary, os.path.join(directory, "floor.sqlite"), str(files), str(workers), *command],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def finished_runs(root):
+    with root.journal() as journal:
+        return journal.execute("SELECT count(*) FROM runs WHERE ended_at IS NOT NULL").fetchone()[0]
+
+
+def with_cpu(result, root, cpu_at_ready):
+    """Adds flowd's CPU time per run (own threads; the steps it waited for) since READY."""
+    own, children = cpu_seconds(root.process.pid)
+    result["cpu_ms_per_run"] = (own - cpu_at_ready[0]) * 1000 / result["files"]
+    result["children_cpu_ms_per_run"] = (children - cpu_at_ready[1]) * 1000 / result["files"]
+    return result
+
+
+def outcome(root, files, first_drop_us, ready_us=None):
+    """What the journal says once every run has finished."""
+    with root.journal() as journal:
+        runs, succeeded, distinct_names, first_created, last_ended = journal.execute(
+            "SELECT count(*), sum(status = 'succeeded'), count(DISTINCT trigger_name), min(created_at), max(ended_at) "
+            "FROM runs").fetchone()
+    start = first_drop_us if first_drop_us is not None else ready_us
+    done = len(os.listdir(os.path.join(root.path, "spool", "done", "t")))
+    return {
+        "files": files,
+        "runs": runs,
+        "succeeded": succeeded,
+        "duplicates": runs - distinct_names,
+        "lost": files - distinct_names,
+        "done_files": done,
+        "seconds": (last_ended - start) / 1e6,
+        "runs_per_second": files / ((last_ended - start) / 1e6),
+        "runs_per_second_from_first_claim": files / ((last_ended - first_created) / 1e6),
+    }
+
+
+def flowd_live(kind, files, workers):
+    """Live drops into a running, READY daemon."""
+    root = FlowdRoot(f"throughput-{kind}", {"workers": workers})
+    root.add_workflow("t", [STEP_BODIES[kind]], concurrency=workers)
+    root.start()
+    cpu_at_ready = cpu_seconds(root.process.pid)
+    incoming = root.incoming("t")
+    try:
+        first_drop = None
+        for index in range(files):
+            stamp = drop_file(incoming, f"f{index:05d}", b"x\n")
+            first_drop = first_drop or stamp
+        wait_until(lambda: finished_runs(root) >= files, timeout=600, interval=0.05, what=f"{files} finished runs")
+        return with_cpu(outcome(root, files, first_drop), root, cpu_at_ready)
+    finally:
+        root.stop()
+
+
+def flowd_predropped(kind, files, workers):
+    """Files in incoming/ before the daemon starts; measured from READY."""
+    root = FlowdRoot(f"throughput-pre-{kind}", {"workers": workers})
+    root.add_workflow("t", [STEP_BODIES[kind]], concurrency=workers)
+    incoming = root.incoming("t")
+    for index in range(files):
+        drop_file(incoming, f"f{index:05d}", b"x\n")
+    root.start()
+    try:
+        wait_until(lambda: finished_runs(root) >= files, timeout=600, interval=0.05, what=f"{files} finished runs")
+        return outcome(root, files, None, ready_us=root.ready_us)
+    finally:
+        root.stop()

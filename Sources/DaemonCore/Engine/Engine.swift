@@ -26,6 +26,8 @@ public final class Engine: @unchecked Sendable {
     let statusBoard: EngineStatusBoard
     let notifier: SystemdNotifier
     let events: EventHub
+    /// Secrets for expressions; the journal redacts with the same store.
+    var credentials: CredentialStore { journal.credentials }
     let definitions: DefinitionStore
     let spool: SpoolDirectory
     var watcher: SpoolWatcher?

@@ -30,7 +30,7 @@ extension Engine {
     func startAttempt(_ runID: Int64) {
         guard var run = runs[runID], var current = run.current else { return }
         let step = current.definition
-        let context = run.expressionContext(step: step, attempt: current.attempt)
+        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
         switch step.kind {
         case .run, .http:
             current.needsWorker = true
@@ -101,6 +101,8 @@ extension Engine {
     /// Log line and live event for an ended attempt.
     func announce(_ run: ActiveRun, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
                   error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil) {
+        let error = error.map(credentials.redact), output = credentials.redact(output)
+        let standardOutput = credentials.redact(standardOutput), standardError = credentials.redact(standardError)
         let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : (retryReason != nil ? .warning : .error)
         logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
                    + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
@@ -121,7 +123,7 @@ extension Engine {
     func startWorkerAttempt(runID: Int64) {
         guard phase == .running, var run = runs[runID], var current = run.current else { return }
         let step = current.definition
-        let context = run.expressionContext(step: step, attempt: current.attempt)
+        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
         let cancellation = ProcessCancellation()
         let job: @Sendable () -> WorkerResult
         do {

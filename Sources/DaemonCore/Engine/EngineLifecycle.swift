@@ -9,10 +9,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 extension Engine {
     /// Brings the engine up on the loop thread. Throws only on what makes the daemon unusable.
+    /// Reads the credentials (at start and on reload) and reports unusable ones.
+    func loadCredentials() {
+        credentials.load(systemdDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
+                         configuredDirectory: configuration.credentialsDirectory)
+        for (name, problem) in credentials.names.refused.sorted(by: { $0.key < $1.key }) {
+            logger.log(.warning, "credential \(name) refused: \(problem)")
+        }
+    }
+
     func start() throws {
+        loadCredentials()
         try FileSystem.makeDirectories(workDirectory, mode: 0o755)
         try FileSystem.makeDirectories(outputDirectory, mode: 0o700)
         reloadDefinitions()
@@ -149,6 +160,7 @@ extension Engine {
     /// SIGHUP: re-read workflows.
     func reload() {
         notifier.reloading()
+        loadCredentials()
         reloadDefinitions()
         if phase == .running { armSchedules(catchingUp: false) }
         if phase == .running { rescanSpool() }

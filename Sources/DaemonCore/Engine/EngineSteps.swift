@@ -52,7 +52,7 @@ extension Engine {
                 consumeRecorded(runID, recorded, step: step, frameFailed: frame.failed)
                 continue
             }
-            let context = run.expressionContext(step: step, attempt: 1)
+            let context = run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
             var shouldRun = !frame.failed
             if let condition = step.condition {
                 do {
@@ -247,7 +247,7 @@ extension Engine {
         let endedAt = WallClock.nowMicroseconds()
         let durationMilliseconds = run.startedAt.map { (endedAt - $0) / 1000 } ?? 0
         let failedStep = status == "succeeded" ? nil : run.failedStep
-        let error = status == "succeeded" ? nil : run.failureError
+        let error = status == "succeeded" ? nil : run.failureError.map(credentials.redact)
         logger.log(status == "succeeded" ? .info : (status == "cancelled" ? .notice : .error),
                    "run \(runID) of \(run.definition.name) \(status)" + (failedStep.map { " at step \($0)" } ?? ""),
                    id: .runFinished,

@@ -130,7 +130,7 @@ struct ActiveRun: Sendable {
     }
 
     /// The expression roots for the step about to run.
-    func expressionContext(step: StepDefinition?, attempt: Int) -> ExpressionContext {
+    func expressionContext(step: StepDefinition?, attempt: Int, credentials: JSONValue = .object([:])) -> ExpressionContext {
         var roots: [String: JSONValue] = [
             "trigger": trigger.expressionValue(payload: payload),
             "run": .object([
@@ -143,7 +143,7 @@ struct ActiveRun: Sendable {
             "steps": .object(results.mapValues(\.expressionValue)),
             "env": .object(definition.environment.merging(step?.environment ?? [:]) { $1 }.mapValues(JSONValue.string)),
             "vars": .object(vars),
-            "credentials": .object([:]),
+            "credentials": credentials,
         ]
         for frame in frames.reversed() {
             if case .foreach(_, let items, let index) = frame.kind, index < items.count {

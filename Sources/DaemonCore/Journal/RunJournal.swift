@@ -28,11 +28,14 @@ public final class RunJournal: @unchecked Sendable {
     private var finished = false
     /// The highest run id in the journal when it was opened.
     public let highestRunID: Int64
+    /// Secret values never reach the journal: every write is redacted on submission.
+    public let credentials: CredentialStore
 
     /// Opens (creating if needed) and migrates the journal at `path`. Throws on a
     /// journal that cannot be opened or is newer than this flowd.
-    public init(path: String, synchronous: DaemonConfiguration.JournalSynchronous) throws {
+    public init(path: String, synchronous: DaemonConfiguration.JournalSynchronous, credentials: CredentialStore = CredentialStore()) throws {
         self.path = path
+        self.credentials = credentials
         var options = SQLiteOptions()
         options.synchronous = synchronous == .full ? .full : .normal
         connection = try SQLiteConnection(path: path, options: options)
@@ -49,9 +52,10 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Queues `writes`; `completion` runs on the writer thread after they commit or fail.
     public func submit(_ writes: [JournalWrite], completion: Completion? = nil) {
+        let redacted = writes.map { $0.redacted(by: credentials) }
         condition.lock()
         precondition(!stopping, "journal write submitted after close")
-        pending.append(Submission(writes: writes, completion: completion))
+        pending.append(Submission(writes: redacted, completion: completion))
         condition.signal()
         condition.unlock()
     }

@@ -47,6 +47,8 @@ public struct FileStatus: Sendable {
     public var kind: FileKind
     public var size: Int
     public var ownerUID: UInt32
+    /// Permission bits (and setuid/setgid/sticky).
+    public var mode: UInt32
     public var modificationTime: Double
     /// Device, inode, size and mtime in nanoseconds: equal stamps mean an unchanged file.
     public var stamp: [Int64]
@@ -58,7 +60,7 @@ public enum FileSystem {
         var info = stat()
         try systemCall("lstat", path) { lstat(path, &info) }
         return FileStatus(kind: FileKind(mode: info.st_mode), size: Int(info.st_size), ownerUID: info.st_uid,
-                          modificationTime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+                          mode: UInt32(info.st_mode) & 0o7777, modificationTime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
                           stamp: [Int64(bitPattern: UInt64(info.st_dev)), Int64(bitPattern: UInt64(info.st_ino)), Int64(info.st_size),
                                   Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)])
     }

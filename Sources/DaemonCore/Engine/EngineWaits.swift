@@ -1,0 +1,136 @@
+// EngineWaits.swift: attempts that wait without a worker: sleep, approval, and trigger
+// steps that wait for the run they started. Each is a timer or a callback on the loop;
+// the run is journaled as `waiting` meanwhile.
+
+extension Engine {
+    // MARK: Sleep
+
+    func startSleep(_ runID: Int64, sleep: SleepStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        let wakeAt: Int64
+        switch sleep {
+        case .duration(let duration):
+            wakeAt = WallClock.nowMicroseconds() + duration.milliseconds * 1000
+        case .until(let text):
+            guard let rendered = try? Template.parse(text).evaluateToString(in: context),
+                  let instant = WallClock.parseRFC3339(rendered) else {
+                return recordInline(runID, status: "failed", output: .null, error: "sleep until: \"\(text)\" is not an RFC 3339 UTC time")
+            }
+            wakeAt = instant
+        }
+        let delay = Duration.microseconds(max(0, wakeAt - WallClock.nowMicroseconds()))
+        current.input = ["until": .string(WallClock.rfc3339(microseconds: wakeAt))]
+        current.timer = loop.schedule(after: delay) { [self] in finishWaitingAttempt(runID, status: "succeeded", error: nil) }
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "sleep",
+                                        input: current.input, wakeAt: wakeAt),
+                        .runStatus(runID: runID, status: "waiting")])
+        events.publish(["kind": "attempt_started", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt))],
+                       runID: runID, workflow: run.definition.name)
+        publishCounts()
+    }
+
+    func startApproval(_ runID: Int64, approval: ApprovalStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        let now = WallClock.nowMicroseconds()
+        let prompt = (try? Template.parse(approval.prompt).evaluateToString(in: context)) ?? approval.prompt
+        current.prompt = prompt
+        current.waitingSince = now
+        current.input = ["prompt": .string(prompt)]
+        if let timeout = approval.timeout {
+            current.deadline = now + timeout.milliseconds * 1000
+            current.timer = loop.schedule(after: timeout) { [self] in
+                let byTimeout: JSONValue = ["timeout": true]
+                switch approval.onTimeout {
+                case .approve:
+                    endApproval(runID, status: "succeeded", output: ["approved": true, "fields": [:], "by": byTimeout], error: nil)
+                case .reject:
+                    endApproval(runID, status: "failed", output: ["approved": false, "fields": [:], "by": byTimeout],
+                                error: "no answer within \(DurationText.format(timeout)); rejected")
+                case .fail:
+                    endApproval(runID, status: "failed", output: .null, error: "no answer within \(DurationText.format(timeout))")
+                }
+            }
+        }
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: now, kind: "approval", input: current.input,
+                                        wakeAt: current.deadline),
+                        .runStatus(runID: runID, status: "waiting")])
+        events.publish(["kind": "approval_requested", "step": .string(current.definition.id), "prompt": .string(prompt)],
+                       runID: runID, workflow: run.definition.name)
+        logger.log(.notice, "run \(runID) waits for an approval at step \(current.definition.id): \(prompt)",
+                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id])
+        publishCounts()
+    }
+
+    /// Starts a run of another workflow; with wait, the step ends when that run does.
+    func startTriggerStep(_ runID: Int64, trigger: TriggerStep, context: ExpressionContext) {
+        guard var run = runs[runID], var current = run.current else { return }
+        guard let definition = definitions.workflows[trigger.workflow] else {
+            return recordInline(runID, status: "failed", output: .null, error: "trigger: no workflow \(trigger.workflow) is loaded")
+        }
+        let payload: JSONValue
+        do {
+            payload = try Self.evaluateTemplates(in: trigger.payload, context: context)
+        } catch {
+            return recordInline(runID, status: "failed", output: .null, error: "trigger: \(error.message)")
+        }
+        let childID = createRun(definition: definition, payload: payload,
+                                trigger: TriggerInfo(kind: "step", name: "run \(runID) step \(current.definition.id)"), parentRun: runID)
+        guard trigger.wait else {
+            return recordInline(runID, status: "succeeded", output: ["run": .int(childID), "status": "queued"], error: nil)
+        }
+        current.input = ["workflow": .string(trigger.workflow), "run": .int(childID)]
+        run.current = current
+        run.state = .waiting
+        runs[runID] = run
+        journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id,
+                                        attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "trigger",
+                                        input: current.input, wakeAt: nil),
+                        .runStatus(runID: runID, status: "waiting")])
+        let sequence = current.sequence
+        runWaiters[childID, default: []].append { [self] status in
+            guard var run = runs[runID], let current = run.current, current.sequence == sequence else { return }
+            let output: JSONValue = ["run": .int(childID), "status": .string(status)]
+            let error = status == "succeeded" ? nil : "triggered run \(childID) of \(trigger.workflow) ended \(status)"
+            run.state = .running
+            runs[runID] = run
+            journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status == "succeeded" ? "succeeded" : "failed",
+                                                             output: output, error: error)),
+                            .runStatus(runID: runID, status: "running")])
+            announce(run, current, status: status == "succeeded" ? "succeeded" : "failed", exitCode: nil, durationMilliseconds: 0,
+                     error: error, output: output)
+            if current.abandoned {
+                runs[runID]?.current = nil
+            } else {
+                stepEnded(runID, status: status == "succeeded" ? "succeeded" : "failed", output: output, exitCode: nil, error: error)
+            }
+            advance(runID)
+        }
+        publishCounts()
+    }
+
+    /// A timer-held attempt (sleep) ends: woken, or cancelled.
+    func finishWaitingAttempt(_ runID: Int64, status: String, error: String?) {
+        guard var run = runs[runID], let current = run.current else { return }
+        run.state = .running
+        runs[runID] = run
+        journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error)),
+                        .runStatus(runID: runID, status: "running")])
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: .null)
+        if current.abandoned {
+            run.current = nil
+            runs[runID] = run
+        } else {
+            stepEnded(runID, status: status, output: .null, exitCode: nil, error: error)
+            advance(runID)
+        }
+        publishCounts()
+    }
+}

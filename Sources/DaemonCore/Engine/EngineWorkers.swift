@@ -1,0 +1,243 @@
+// EngineWorkers.swift: attempts that run on a worker thread: process steps and http steps.
+//
+// The attempt's "started" row commits before the job is handed to the pool (SPEC 5); the
+// job's result comes back on the loop, where it is judged (exit status, timeout,
+// cancellation, `outputs:`; HTTP status against `expect:`) and handed to finishAttempt.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    // MARK: Process attempts on workers
+
+    /// Hands the current step (process or http) to a worker, after its start is committed.
+    func startWorkerAttempt(runID: Int64) {
+        guard phase == .running, var run = runs[runID], var current = run.current else { return }
+        let step = current.definition
+        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
+        let cancellation = ProcessCancellation()
+        let job: @Sendable () -> WorkerResult
+        do {
+            switch step.kind {
+            case .run(let runStep):
+                let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
+                let spec: ProcessSpec
+                (spec, current.input) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                            context: context, outputPath: outputPath)
+                job = { [outputDirectory] in
+                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o700)
+                    try? FileSystem.removeFile(outputPath)
+                    try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
+                    let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
+                    try? FileSystem.removeFile(outputPath)
+                    return .process(ProcessAttemptResult(outcome: result, outputFile: written))
+                }
+            case .http(let http):
+                let spec: HTTPRequestSpec
+                (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
+                job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
+            default:
+                preconditionFailure("only run and http steps go to workers")
+            }
+        } catch {
+            run.current = current
+            runs[runID] = run
+            return recordInline(runID, status: "failed", output: .null, error: "\(error)")
+        }
+        current.cancellation = cancellation
+        run.current = current
+        runs[runID] = run
+        busyWorkers += 1
+        let sequence = current.sequence, attempt = current.attempt
+        events.publish(["kind": "attempt_started", "step": .string(step.id), "attempt": .int(Int64(attempt))],
+                       runID: runID, workflow: run.definition.name)
+        journal.submit([.attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: attempt,
+                                        at: WallClock.nowMicroseconds(), kind: step.kind.name, input: current.input,
+                                        wakeAt: nil)]) { [self] outcome in
+            guard case .success = outcome else {
+                loop.execute { [self] in
+                    busyWorkers -= 1
+                    logger.log(.error, "journal write failed; run \(runID) step \(step.id) not started", fields: ["FLOWD_RUN": "\(runID)"])
+                }
+                return
+            }
+            workers.submit { [self] in
+                let result = job()
+                loop.execute { [self] in workerAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, result) }
+            }
+        }
+    }
+
+    /// The request of an http step, with its templates evaluated.
+    func makeHTTPRequest(_ http: HTTPStep, step: StepDefinition, context: ExpressionContext) throws -> (HTTPRequestSpec, JSONValue) {
+        var spec = HTTPRequestSpec(method: http.method, url: try Template.parse(http.url).evaluateToString(in: context))
+        for (name, value) in http.headers { spec.headers[name] = try Template.parse(value).evaluateToString(in: context) }
+        for (name, value) in http.query { spec.query[name] = try Template.parse(value).evaluateToString(in: context) }
+        if let body = http.body {
+            spec.body = Array(try Self.evaluateTemplates(in: body, context: context).serialized().utf8)
+            if !spec.headers.keys.contains(where: { $0.lowercased() == "content-type" }) { spec.headers["Content-Type"] = "application/json" }
+        } else if let bodyFile = http.bodyFile {
+            let path = try Template.parse(bodyFile).evaluateToString(in: context)
+            do {
+                spec.body = try FileSystem.readRegularFile(path, maxBytes: 64 << 20)
+            } catch {
+                throw StepPreparationError(message: "body_file: \(error)")
+            }
+        }
+        spec.timeout = step.timeout ?? http.timeout ?? .seconds(30)
+        spec.maxResponseBytes = max(configuration.outputLimit, 1 << 20)
+        // Header values may hold credentials: the journal keeps their names only.
+        let input: JSONValue = ["method": .string(spec.method), "url": .string(spec.url),
+                                "headers": .array(spec.headers.keys.sorted().map(JSONValue.string)),
+                                "query": .object(spec.query.mapValues(JSONValue.string)),
+                                "body_bytes": .int(Int64(spec.body?.count ?? 0))]
+        return (spec, input)
+    }
+
+    func makeProcessSpec(run: ActiveRun, step: StepDefinition, runStep: RunStep, attempt: Int, context: ExpressionContext,
+                         outputPath: String) throws -> (ProcessSpec, JSONValue) {
+        var environment = baseEnvironment
+        for (key, value) in run.definition.environment.merging(step.environment, uniquingKeysWith: { $1 }) {
+            environment[key] = try Template.parse(value).evaluateToString(in: context)
+        }
+        environment["FLOWD_RUN"] = String(run.id)
+        environment["FLOWD_WORKFLOW"] = run.definition.name
+        environment["FLOWD_STEP"] = step.id
+        environment["FLOWD_ATTEMPT"] = String(attempt)
+        environment["FLOWD_OUTPUT"] = outputPath
+        environment["FLOWD_TRIGGER_FILE"] = run.trigger.file
+        environment["FLOWD_TRIGGER_NAME"] = run.trigger.name
+        guard runStep.user == nil && runStep.group == nil else {
+            throw StepPreparationError(message: "user:/group: are not supported by this flowd yet")
+        }
+        var spec: ProcessSpec
+        var input: [String: JSONValue] = [:]
+        switch runStep.action {
+        case .run(let command, let shell):
+            let text = try Template.parse(command).evaluateToString(in: context)
+            spec = ProcessSpec(executable: shell, arguments: ["-c", text], environment: environment)
+            input["run"] = .string(text)
+            input["shell"] = .string(shell)
+        case .exec(let arguments):
+            let argv = try arguments.map { try Template.parse($0).evaluateToString(in: context) }
+            let program = Self.resolveProgram(argv[0], searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+            spec = ProcessSpec(executable: program, arguments: Array(argv.dropFirst()), environment: environment)
+            input["exec"] = .array(argv.map(JSONValue.string))
+        }
+        if let directory = step.workingDirectory {
+            spec.workingDirectory = try Template.parse(directory).evaluateToString(in: context)
+            input["cwd"] = spec.workingDirectory.map(JSONValue.string) ?? .null
+        } else {
+            spec.workingDirectory = workDirectory  // never the daemon's own working directory
+        }
+        if let standardInput = runStep.standardInput {
+            spec.standardInput = Array(try Template.parse(standardInput).evaluateToString(in: context).utf8)
+        }
+        spec.timeout = step.timeout
+        spec.outputLimit = configuration.outputLimit
+        return (spec, .object(input))
+    }
+
+    struct StepPreparationError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    /// A worker's attempt came back: judge it, then retry, end the step or stop.
+    func workerAttemptFinished(runID: Int64, sequence: Int, attempt: Int, _ result: WorkerResult) {
+        busyWorkers -= 1
+        defer {
+            dispatch()
+            if phase == .draining { drainIfIdle() }
+        }
+        guard var run = runs[runID], var current = run.current, current.sequence == sequence, current.attempt == attempt else { return }
+        current.cancellation = nil
+        run.current = current
+        runs[runID] = run
+        switch (result, current.definition.kind) {
+        case (.process(let processResult), .run(let runStep)):
+            judgeProcess(runID, run: run, current: current, runStep: runStep, processResult)
+        case (.http(let response), .http(let http)):
+            judgeHTTP(runID, run: run, current: current, http: http, response)
+        default:
+            preconditionFailure("a worker result of the wrong kind")
+        }
+    }
+
+    func judgeHTTP(_ runID: Int64, run: ActiveRun, current: CurrentStep, http: HTTPStep,
+                           _ result: Result<HTTPResponse, HTTPClientError>) {
+        var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
+        var durationMilliseconds: Int64 = 0
+        var retryCode: Int?
+        switch result {
+        case .success(let response):
+            durationMilliseconds = response.duration.milliseconds
+            end.output = response.stepOutput
+            end.standardOutput = String(decoding: response.body.prefix(configuration.outputLimit), as: UTF8.self)
+            end.standardOutputBytes = response.body.count
+            end.exitCode = Int32(response.status)
+            let expected = http.expect.isEmpty ? (200...299).contains(response.status) : http.expect.contains(response.status)
+            if expected {
+                end.status = "succeeded"
+            } else {
+                end.error = "HTTP \(response.status)" + (http.expect.isEmpty ? " (expected a 2xx status)"
+                    : " (expected \(http.expect.map(String.init).joined(separator: ", ")))")
+                retryCode = response.status
+            }
+        case .failure(.cancelled):
+            end.status = current.abandoned ? "cancelled" : "interrupted"
+            end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+        case .failure(.timedOut(let limit)):
+            end.status = "timed_out"
+            end.error = "no answer within \(DurationText.format(limit))"
+        case .failure(let error):
+            end.error = "\(error)"
+        }
+        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds)
+    }
+
+    func judgeProcess(_ runID: Int64, run: ActiveRun, current: CurrentStep, runStep: RunStep, _ result: ProcessAttemptResult) {
+        var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
+        var durationMilliseconds: Int64 = 0
+        var retryCode: Int?
+        switch result.outcome {
+        case .success(let outcome):
+            end.standardOutput = String(decoding: outcome.standardOutput, as: UTF8.self)
+            end.standardError = String(decoding: outcome.standardError, as: UTF8.self)
+            end.standardOutputBytes = outcome.standardOutputBytes
+            end.standardErrorBytes = outcome.standardErrorBytes
+            durationMilliseconds = (outcome.endedAt - outcome.startedAt).milliseconds
+            switch outcome.termination {
+            case .exited(let code): end.exitCode = code
+            case .signaled(let signal): end.signal = signal
+            }
+            if outcome.cancelled {
+                end.status = current.abandoned ? "cancelled" : "interrupted"
+                end.error = current.abandoned ? (run.failureError ?? "cancelled")
+                    : (current.stoppedByPause ? "stopped by flowadm pause --kill" : "stopped by the daemon's shutdown")
+            } else if outcome.timedOut {
+                end.status = "timed_out"
+                end.error = "timed out after \(DurationText.format(current.definition.timeout ?? .zero))"
+            } else if end.exitCode == 0 {
+                switch Self.parseOutput(runStep.outputs, standardOutput: end.standardOutput, outputFile: result.outputFile) {
+                case .success(let output):
+                    end.status = "succeeded"
+                    end.output = output
+                case .failure(let problem):
+                    end.error = problem.message
+                }
+            } else if let code = end.exitCode {
+                end.error = "exited with status \(code)"
+                retryCode = Int(code)
+            } else {
+                end.error = "killed by signal \(end.signal ?? 0)"
+            }
+        case .failure(let error):
+            end.error = "could not start: \(error)"
+        }
+        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds)
+    }
+}

@@ -1,6 +1,8 @@
 // FlowdHarness.swift: starts the real flowd on a temporary --root and drives it with
 // the real flowadm, as a sysadmin would. Binaries are found beside the test bundle
-// (swift build puts them there) or in $FLOWD_BIN_DIR.
+// (swift build puts them there) or in $FLOWD_BIN_DIR. Tests of the systemd integration
+// set `environment` (NOTIFY_SOCKET, WATCHDOG_USEC), a `launcher` such as
+// systemd-socket-activate, and `socketPath` before start().
 
 import DaemonCore
 import Foundation
@@ -28,6 +30,17 @@ final class FlowdHarness {
     private(set) var daemon: Process?
     private var daemonLog: FileHandle?
     let logPath: String
+    /// Changes to the environment flowd starts with (nil removes a variable).
+    /// NOTIFY_SOCKET is removed unless set here.
+    var environment: [String: String?] = [:]
+    /// A command flowd is started through, e.g. ["/usr/bin/systemd-socket-activate", "-l", PATH];
+    /// flowd's path and arguments are appended. It must exec flowd (same pid).
+    var launcher: [String] = []
+    /// The control socket flowadm talks to; nil means `--root`'s (ROOT/run/control.sock).
+    var socketPath: String?
+
+    /// flowd's pid while it runs.
+    var processIdentifier: Int32? { daemon?.processIdentifier }
 
     static var binaryDirectory: String {
         if let override = ProcessInfo.processInfo.environment["FLOWD_BIN_DIR"] { return override }
@@ -60,22 +73,25 @@ final class FlowdHarness {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Starts flowd and waits until its control socket answers.
-    func start(file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Starts flowd and, unless `waitForSocket` is false, waits until its control socket answers.
+    func start(waitForSocket: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowd")
-        process.arguments = ["--root", root]
+        let command = launcher + [Self.binaryDirectory + "/flowd", "--root", root]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
+        for (name, value) in self.environment { environment[name] = value }
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
         try process.run()
         daemon = process
         daemonLog = log
+        guard waitForSocket else { return }
         try waitUntil("flowd answers on its control socket", timeout: 20, file: file, line: line) {
             guard process.isRunning else { throw DaemonExited(log: self.log) }
             return self.flowadm("status").status == 0
@@ -115,7 +131,8 @@ final class FlowdHarness {
     func flowadm(arguments: [String], socket: Bool = true) -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowadm")
-        process.arguments = (socket ? ["--root", root] : []) + arguments
+        let target = socketPath.map { ["--socket", $0] } ?? ["--root", root]
+        process.arguments = (socket ? target : []) + arguments
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

@@ -39,8 +39,18 @@ final class FlowdHarness {
     /// The control socket flowadm talks to; nil means `--root`'s (ROOT/run/control.sock).
     var socketPath: String?
 
-    /// flowd's pid while it runs.
-    var processIdentifier: Int32? { daemon?.processIdentifier }
+    /// flowd's pid while it runs (with a launcher: the pid the launcher execs flowd in).
+    var processIdentifier: Int32? {
+        guard let daemon else { return nil }
+        guard !launcher.isEmpty else { return daemon.processIdentifier }
+        for _ in 0..<500 {
+            if let text = try? String(contentsOfFile: launcherPIDPath, encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+            usleep(10_000)
+        }
+        return nil
+    }
+    private var launcherPIDPath: String { root + "/launcher.pid" }
 
     static var binaryDirectory: String {
         if let override = ProcessInfo.processInfo.environment["FLOWD_BIN_DIR"] { return override }
@@ -67,6 +77,7 @@ final class FlowdHarness {
 
     deinit {
         if let daemon, daemon.isRunning {
+            if !launcher.isEmpty, let pid = processIdentifier { kill(pid, SIGTERM) }
             daemon.terminate()
             daemon.waitUntilExit()
         }
@@ -80,11 +91,22 @@ final class FlowdHarness {
         log.seekToEndOfFile()
         let process = Process()
         let command = launcher + [Self.binaryDirectory + "/flowd", "--root", root]
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+        } else {
+            // Foundation's Process takes a child that closes every inherited descriptor
+            // before exec (systemd-socket-activate does) for an exited one and blocks in
+            // waitpid. So a shell stays in between: it starts the launcher, records its
+            // pid and exits with its status.
+            try? FileManager.default.removeItem(atPath: launcherPIDPath)
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #""$@" & echo $! > "$FLOWD_LAUNCHER_PID"; wait $!"#, "sh"] + command
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         for (name, value) in self.environment { environment[name] = value }
+        if !launcher.isEmpty { environment["FLOWD_LAUNCHER_PID"] = launcherPIDPath }
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
@@ -108,12 +130,12 @@ final class FlowdHarness {
     /// Sends `signal` and waits for flowd to exit; returns its exit status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) throws -> Int32 {
-        guard let daemon else { return -1 }
-        kill(daemon.processIdentifier, signal)
+        guard let daemon, let pid = processIdentifier else { return -1 }
+        kill(pid, signal)
         let deadline = Date().addingTimeInterval(timeout)
         while daemon.isRunning && Date() < deadline { usleep(10_000) }
         XCTAssertFalse(daemon.isRunning, "flowd did not exit within \(timeout)s of signal \(signal)")
-        if daemon.isRunning { daemon.interrupt(); kill(daemon.processIdentifier, SIGKILL) }
+        if daemon.isRunning { kill(pid, SIGKILL); kill(daemon.processIdentifier, SIGKILL) }
         daemon.waitUntilExit()
         self.daemon = nil
         try? daemonLog?.close()

@@ -38,6 +38,8 @@ final class FlowdHarness {
     var launcher: [String] = []
     /// The control socket flowadm talks to; nil means `--root`'s (ROOT/run/control.sock).
     var socketPath: String?
+    /// Where flowd and flowadm are taken from (PackagingDebTests use the installed ones).
+    let binaries: (flowd: String, flowadm: String)
 
     /// flowd's pid while it runs (with a launcher: the pid the launcher execs flowd in).
     var processIdentifier: Int32? {
@@ -59,7 +61,10 @@ final class FlowdHarness {
         return testBinary.deletingLastPathComponent().path
     }
 
-    init(workflows: [String: String], configuration: String? = nil) throws {
+    /// - Parameter binaries: flowd's and flowadm's paths; default: those in `binaryDirectory`.
+    init(workflows: [String: String], configuration: String? = nil,
+         binaries: (flowd: String, flowadm: String)? = nil) throws {
+        self.binaries = binaries ?? (Self.binaryDirectory + "/flowd", Self.binaryDirectory + "/flowadm")
         root = NSTemporaryDirectory() + "flowd-e2e-" + UUID().uuidString.prefix(8)
         logPath = root + "/flowd.log"
         let workflowDirectory = root + "/etc/flowd/workflows"
@@ -70,8 +75,8 @@ final class FlowdHarness {
         if let configuration {
             try configuration.write(toFile: root + "/etc/flowd/flowd.yaml", atomically: true, encoding: .utf8)
         }
-        for binary in ["flowd", "flowadm"] where !FileManager.default.isExecutableFile(atPath: Self.binaryDirectory + "/" + binary) {
-            throw XCTSkip("\(binary) not built in \(Self.binaryDirectory); run `swift build` first (make test does)")
+        for binary in [self.binaries.flowd, self.binaries.flowadm] where !FileManager.default.isExecutableFile(atPath: binary) {
+            throw XCTSkip("\(binary) is not built; run `swift build` first (make test does)")
         }
     }
 
@@ -90,7 +95,7 @@ final class FlowdHarness {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         let process = Process()
-        let command = launcher + [Self.binaryDirectory + "/flowd", "--root", root]
+        let command = launcher + [binaries.flowd, "--root", root]
         if launcher.isEmpty {
             process.executableURL = URL(fileURLWithPath: command[0])
             process.arguments = Array(command.dropFirst())
@@ -152,7 +157,7 @@ final class FlowdHarness {
 
     func flowadm(arguments: [String], socket: Bool = true) -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowadm")
+        process.executableURL = URL(fileURLWithPath: binaries.flowadm)
         let target = socketPath.map { ["--socket", $0] } ?? ["--root", root]
         process.arguments = (socket ? target : []) + arguments
         let output = Pipe(), errors = Pipe()

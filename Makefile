@@ -1,7 +1,7 @@
-# flowd: build, test, demo. `make help` lists the targets.
+# flowd: build, test, demo, package, benchmark. `make help` lists the targets.
 SWIFT ?= swift
 
-.PHONY: all build release test demo deps clean help bench
+.PHONY: all build release test demo deps clean help bench deb check-deb deb-deps man
 
 all: build
 
@@ -12,6 +12,9 @@ help:
 	@echo "make release  release build"
 	@echo "make deps     install the Debian packages the build needs"
 	@echo "make bench    release build, run the benchmarks, write BENCHMARKS.md (BENCH_ARGS=--quick to check)"
+	@echo "make deb      build the Debian package (.build/deb/flowd_VERSION_ARCH.deb)"
+	@echo "make check-deb  build the package, run lintian and the package tests"
+	@echo "make man      render the man pages into .build/man (scdoc)"
 
 deps:
 	@scripts/install-build-deps.sh
@@ -34,3 +37,16 @@ demo: build
 
 clean:
 	rm -rf .build demo-root
+
+deb-deps: deps
+	@packaging/install-deb-deps.sh
+
+deb: deb-deps
+	SWIFT=$(SWIFT) packaging/build-deb.sh
+
+check-deb: deb-deps
+	SWIFT=$(SWIFT) packaging/check-deb.sh
+
+man: deb-deps
+	mkdir -p .build/man
+	for page in packaging/man/*.scd; do scdoc < $$page > .build/man/$$(basename $$page .scd) || exit 1; done

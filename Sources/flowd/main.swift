@@ -1,5 +1,6 @@
 // flowd: the workflow daemon. Parses the command line, builds the Daemon, runs it, and
-// maps failures to exit statuses (0 clean stop, 1 failure, 2 usage).
+// maps failures to exit statuses (0 clean stop, 1 failure, 2 usage). A failure to
+// start is also told to systemd (STATUS=), so `systemctl status flowd` shows why.
 
 import DaemonCore
 #if canImport(Glibc)
@@ -9,7 +10,8 @@ import Glibc
 let usage = """
     usage: flowd [--root DIR]
 
-    Runs the flowd workflow daemon in the foreground (under systemd: Type=notify).
+    Runs the flowd workflow daemon in the foreground (under systemd: Type=notify,
+    see flowd(8)).
 
       --root DIR   keep everything under DIR (DIR/etc/flowd, DIR/spool, DIR/state,
                    DIR/run), create what is missing and run unprivileged
@@ -55,5 +57,6 @@ if let root {
 do {
     try daemon.run()
 } catch {
+    SystemdNotifier().status("failed: \(error)")
     fail("\(error)", status: 1)
 }

@@ -1,6 +1,8 @@
 // FlowdHarness.swift: starts the real flowd on a temporary --root and drives it with
 // the real flowadm, as a sysadmin would. Binaries are found beside the test bundle
-// (swift build puts them there) or in $FLOWD_BIN_DIR.
+// (swift build puts them there) or in $FLOWD_BIN_DIR. Tests of the systemd integration
+// set `environment` (NOTIFY_SOCKET, WATCHDOG_USEC), a `launcher` such as
+// systemd-socket-activate, and `socketPath` before start().
 
 import DaemonCore
 import Foundation
@@ -28,6 +30,29 @@ final class FlowdHarness {
     private(set) var daemon: Process?
     private var daemonLog: FileHandle?
     let logPath: String
+    /// Changes to the environment flowd starts with (nil removes a variable).
+    /// NOTIFY_SOCKET is removed unless set here.
+    var environment: [String: String?] = [:]
+    /// A command flowd is started through, e.g. ["/usr/bin/systemd-socket-activate", "-l", PATH];
+    /// flowd's path and arguments are appended. It must exec flowd (same pid).
+    var launcher: [String] = []
+    /// The control socket flowadm talks to; nil means `--root`'s (ROOT/run/control.sock).
+    var socketPath: String?
+    /// Where flowd and flowadm are taken from (PackagingDebTests use the installed ones).
+    let binaries: (flowd: String, flowadm: String)
+
+    /// flowd's pid while it runs (with a launcher: the pid the launcher execs flowd in).
+    var processIdentifier: Int32? {
+        guard let daemon else { return nil }
+        guard !launcher.isEmpty else { return daemon.processIdentifier }
+        for _ in 0..<500 {
+            if let text = try? String(contentsOfFile: launcherPIDPath, encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+            usleep(10_000)
+        }
+        return nil
+    }
+    private var launcherPIDPath: String { root + "/launcher.pid" }
 
     static var binaryDirectory: String {
         if let override = ProcessInfo.processInfo.environment["FLOWD_BIN_DIR"] { return override }
@@ -36,7 +61,10 @@ final class FlowdHarness {
         return testBinary.deletingLastPathComponent().path
     }
 
-    init(workflows: [String: String], configuration: String? = nil) throws {
+    /// - Parameter binaries: flowd's and flowadm's paths; default: those in `binaryDirectory`.
+    init(workflows: [String: String], configuration: String? = nil,
+         binaries: (flowd: String, flowadm: String)? = nil) throws {
+        self.binaries = binaries ?? (Self.binaryDirectory + "/flowd", Self.binaryDirectory + "/flowadm")
         root = NSTemporaryDirectory() + "flowd-e2e-" + UUID().uuidString.prefix(8)
         logPath = root + "/flowd.log"
         let workflowDirectory = root + "/etc/flowd/workflows"
@@ -47,35 +75,50 @@ final class FlowdHarness {
         if let configuration {
             try configuration.write(toFile: root + "/etc/flowd/flowd.yaml", atomically: true, encoding: .utf8)
         }
-        for binary in ["flowd", "flowadm"] where !FileManager.default.isExecutableFile(atPath: Self.binaryDirectory + "/" + binary) {
-            throw XCTSkip("\(binary) not built in \(Self.binaryDirectory); run `swift build` first (make test does)")
+        for binary in [self.binaries.flowd, self.binaries.flowadm] where !FileManager.default.isExecutableFile(atPath: binary) {
+            throw XCTSkip("\(binary) is not built; run `swift build` first (make test does)")
         }
     }
 
     deinit {
         if let daemon, daemon.isRunning {
+            if !launcher.isEmpty, let pid = processIdentifier { kill(pid, SIGTERM) }
             daemon.terminate()
             daemon.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Starts flowd and waits until its control socket answers.
-    func start(file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Starts flowd and, unless `waitForSocket` is false, waits until its control socket answers.
+    func start(waitForSocket: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowd")
-        process.arguments = ["--root", root]
+        let command = launcher + [binaries.flowd, "--root", root]
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+        } else {
+            // Foundation's Process takes a child that closes every inherited descriptor
+            // before exec (systemd-socket-activate does) for an exited one and blocks in
+            // waitpid. So a shell stays in between: it starts the launcher, records its
+            // pid and exits with its status.
+            try? FileManager.default.removeItem(atPath: launcherPIDPath)
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #""$@" & echo $! > "$FLOWD_LAUNCHER_PID"; wait $!"#, "sh"] + command
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
+        for (name, value) in self.environment { environment[name] = value }
+        if !launcher.isEmpty { environment["FLOWD_LAUNCHER_PID"] = launcherPIDPath }
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
         try process.run()
         daemon = process
         daemonLog = log
+        guard waitForSocket else { return }
         try waitUntil("flowd answers on its control socket", timeout: 20, file: file, line: line) {
             guard process.isRunning else { throw DaemonExited(log: self.log) }
             return self.flowadm("status").status == 0
@@ -92,12 +135,12 @@ final class FlowdHarness {
     /// Sends `signal` and waits for flowd to exit; returns its exit status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 30) throws -> Int32 {
-        guard let daemon else { return -1 }
-        kill(daemon.processIdentifier, signal)
+        guard let daemon, let pid = processIdentifier else { return -1 }
+        kill(pid, signal)
         let deadline = Date().addingTimeInterval(timeout)
         while daemon.isRunning && Date() < deadline { usleep(10_000) }
         XCTAssertFalse(daemon.isRunning, "flowd did not exit within \(timeout)s of signal \(signal)")
-        if daemon.isRunning { daemon.interrupt(); kill(daemon.processIdentifier, SIGKILL) }
+        if daemon.isRunning { kill(pid, SIGKILL); kill(daemon.processIdentifier, SIGKILL) }
         daemon.waitUntilExit()
         self.daemon = nil
         try? daemonLog?.close()
@@ -114,8 +157,9 @@ final class FlowdHarness {
 
     func flowadm(arguments: [String], socket: Bool = true) -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryDirectory + "/flowadm")
-        process.arguments = (socket ? ["--root", root] : []) + arguments
+        process.executableURL = URL(fileURLWithPath: binaries.flowadm)
+        let target = socketPath.map { ["--socket", $0] } ?? ["--root", root]
+        process.arguments = (socket ? target : []) + arguments
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

@@ -1,10 +1,14 @@
 // Daemon.swift: the manager that builds every part of flowd and runs the event loop.
 //
-// Order of start (SPEC section 9): configuration → journal opened and migrated →
-// definitions loaded, spool prepared and rescanned → control socket listening →
-// READY=1. Signals are blocked in every thread and read through a signalfd on the
-// loop: SIGTERM/SIGINT drain and stop, SIGHUP reloads. A second flowd on the same
-// state directory is refused through a lock file, so one journal has one writer.
+// Order of start (SPEC section 9): configuration → state lock → control socket bound
+// (or taken from socket activation) → journal opened and migrated → definitions
+// loaded, spool prepared and rescanned (waiting files claimed) → control socket served
+// → READY=1. Any failure before READY=1 is thrown to main, which exits 1 (systemd sees
+// the start fail). Signals are blocked in every thread and read through a signalfd on
+// the loop: SIGTERM/SIGINT drain and stop, SIGHUP reloads. STATUS= follows the engine's
+// status board at most every 500 ms; WATCHDOG=1 comes from the loop while it and the
+// journal writer answer. A second flowd on the same state directory is refused through
+// a lock file, so one journal has one writer.
 
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +19,11 @@ import CFlowdShim
 public struct DaemonStartError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A slot filled after the closures that read it were made (loop thread only).
+private final class Box<Value>: @unchecked Sendable {
+    var value: Value?
 }
 
 /// The flowd daemon.
@@ -51,9 +60,10 @@ public final class Daemon {
         defer { close(lockDescriptor) }
         // Bound before any thread starts: binding briefly narrows the process umask.
         // Clients that connect early wait in the backlog until the server runs.
-        let (listener, boundPath) = try openControlSocket()
+        let (listener, boundPath) = try openControlSocket(adminGroup: configuration.adminGroup)
         defer { if let boundPath { unlink(boundPath) } }
 
+        // 1. The journal, opened and migrated.
         let journal: RunJournal
         do {
             journal = try RunJournal(path: paths.journalPath, synchronous: configuration.journalSynchronous)
@@ -63,14 +73,20 @@ public final class Daemon {
         journal.start()
 
         let loop = try EventLoop()
-        let statusBoard = EngineStatusBoard()
         let notifier = SystemdNotifier()
         let events = EventHub()
+        let statusReporter = Box<SystemdStatusReporter>()
+        let statusBoard = EngineStatusBoard(onUpdate: {
+            loop.execute { statusReporter.value?.changed() }
+        })
         let engine = Engine(loop: loop, configuration: configuration, paths: paths, journal: journal,
                             logger: logger, statusBoard: statusBoard, notifier: notifier, events: events)
         engine.onStopped = { loop.stop() }
+        // 2. Definitions loaded, the spool prepared and rescanned (files already waiting
+        // are claimed into active/ here, synchronously).
         try engine.start()
 
+        // 3. The control socket served.
         let server = VarlinkServer(
             listeningDescriptor: listener,
             info: VarlinkServiceInfo(vendor: "flowd", product: "flowd", version: FlowdVersion.current,
@@ -87,35 +103,68 @@ public final class Daemon {
                 if signalNumber == SIGHUP { engine.reload() } else { engine.beginShutdown() }
             }
         }
-        if let interval = notifier.watchdogPingInterval { scheduleWatchdog(loop: loop, notifier: notifier, interval: interval) }
-        scheduleStatusUpdates(loop: loop, engine: engine)
-        notifier.ready(status: engine.statusLine())
+        if let interval = notifier.watchdogPingInterval {
+            startWatchdog(loop: loop, notifier: notifier, interval: interval, engine: engine, journal: journal, logger: logger)
+        }
+        // 4. Only now READY=1, with the first STATUS=.
+        let reporter = SystemdStatusReporter(loop: loop, notifier: notifier) {
+            SystemdStatusReporter.statusLine(statusBoard.current)
+        }
+        statusReporter.value = reporter
+        let firstStatus = SystemdStatusReporter.statusLine(statusBoard.current)
+        notifier.ready(status: firstStatus)
+        reporter.alreadySent(firstStatus)
         logger.log(.notice, "flowd \(FlowdVersion.current) ready: \(statusBoard.current.workflows.count) workflow(s), "
-                   + "\(configuration.workers) worker(s), control socket \(paths.controlSocketPath)", id: .daemonStarted)
+                   + "\(configuration.workers) worker(s), control socket \(paths.controlSocketPath)"
+                   + (boundPath == nil ? " (socket-activated)" : ""), id: .daemonStarted)
         loop.run()
-        logger.log(.notice, "flowd stopped")
+        logger.log(.notice, "flowd stopped", id: .daemonStopped)
     }
 
-    /// The socket systemd passed us, or one we bind at the configured path.
-    private func openControlSocket() throws -> (descriptor: Int32, boundPath: String?) {
+    /// The socket systemd passed us, or one we bind at the configured path. A socket
+    /// flowd binds itself gets mode 0660 and, when that group exists and flowd may
+    /// give it away, the admin group (as flowd.socket's SocketGroup= does).
+    private func openControlSocket(adminGroup: String) throws -> (descriptor: Int32, boundPath: String?) {
         if let activated = try SocketActivation.controlSocket() { return (activated, nil) }
-        let descriptor = try VarlinkServer.bindUnixSocket(path: paths.controlSocketPath, mode: 0o660)
+        let group = Self.groupID(named: adminGroup).flatMap { gid in Self.mayChangeGroup(to: gid) ? gid : nil }
+        let descriptor = try VarlinkServer.bindUnixSocket(path: paths.controlSocketPath, mode: 0o660, group: group)
         return (descriptor, paths.controlSocketPath)
     }
 
-    /// WATCHDOG=1 from the loop itself, so a stuck loop stops the pings.
-    private func scheduleWatchdog(loop: EventLoop, notifier: SystemdNotifier, interval: Duration) {
-        loop.schedule(after: interval) { [self] in
-            notifier.watchdogPing()
-            scheduleWatchdog(loop: loop, notifier: notifier, interval: interval)
-        }
+    /// WATCHDOG=1 from the loop, gated on the journal writer answering (SystemdWatchdog).
+    private func startWatchdog(loop: EventLoop, notifier: SystemdNotifier, interval: Duration,
+                               engine: Engine, journal: RunJournal, logger: DaemonLogger) {
+        let watchdog = SystemdWatchdog(
+            loop: loop, notifier: notifier, interval: interval,
+            probe: { answered in
+                guard engine.phase != .stopped else { return false }
+                journal.submit([]) { _ in answered() }
+                return true
+            },
+            onUnhealthy: { waited in
+                logger.log(.critical, "the journal writer has not answered for \(waited); "
+                           + "withholding watchdog pings so that systemd restarts flowd")
+            })
+        watchdog.start()
     }
 
-    private func scheduleStatusUpdates(loop: EventLoop, engine: Engine) {
-        loop.schedule(after: .seconds(5)) { [self] in
-            engine.notifier.status(engine.statusLine())
-            scheduleStatusUpdates(loop: loop, engine: engine)
-        }
+    /// The gid of group `name`, or nil when there is no such group.
+    static func groupID(named name: String) -> gid_t? {
+        var group = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        guard getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return group.gr_gid
+    }
+
+    /// Whether this process may chown a file it owns to `gid`: root, or a member.
+    static func mayChangeGroup(to gid: gid_t) -> Bool {
+        if geteuid() == 0 || getegid() == gid { return true }
+        let count = getgroups(0, nil)
+        guard count > 0 else { return false }
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        let filled = getgroups(count, &groups)
+        return filled > 0 && groups.prefix(Int(filled)).contains(gid)
     }
 
     /// Blocks `signals` in this thread (and so in every thread created after) and returns

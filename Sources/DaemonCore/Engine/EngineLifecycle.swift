@@ -102,15 +102,17 @@ extension Engine {
         }
         for definition in changed {
             logger.log(.info, "workflow \(definition.name) loaded (version \(definition.version.prefix(12)))",
-                       fields: ["FLOWD_WORKFLOW": definition.name])
+                       id: .definitionLoaded, fields: ["FLOWD_WORKFLOW": definition.name])
             if phase == .running {
                 try? FileSystem.makeDirectories(spool.incoming(definition.name), mode: 0o775)
                 try? watcher?.watch(workflow: definition.name)
             }
         }
         for problem in problems {
+            let workflow = WorkflowLoader.fileStem(problem.path)
             for error in problem.errors {
-                logger.log(.error, "invalid workflow definition: \(error)", id: .definitionError)
+                logger.log(.error, "invalid workflow definition: \(error)", id: .definitionError,
+                           fields: WorkflowLoader.isValidName(workflow) ? ["FLOWD_WORKFLOW": workflow] : [:])
             }
         }
         publishWorkflows()

@@ -22,12 +22,17 @@ public struct EngineSnapshot: Sendable {
 /// The latest snapshot, guarded by a Mutex.
 public final class EngineStatusBoard: Sendable {
     private let snapshot = Mutex(EngineSnapshot())
+    /// Called after every update, outside the lock (the daemon keeps STATUS= current with it).
+    private let onUpdate: (@Sendable () -> Void)?
 
-    public init() {}
+    public init(onUpdate: (@Sendable () -> Void)? = nil) {
+        self.onUpdate = onUpdate
+    }
 
     public var current: EngineSnapshot { snapshot.withLock { $0 } }
 
     func update(_ change: (inout EngineSnapshot) -> Void) {
         snapshot.withLock { change(&$0) }
+        onUpdate?()
     }
 }

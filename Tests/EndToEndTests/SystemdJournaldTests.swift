@@ -102,8 +102,8 @@ final class SystemdJournaldTests: XCTestCase {
         XCTAssertEqual(finished["FLOWD_STATUS"] as? String, "failed")
         XCTAssertEqual(finished["PRIORITY"] as? String, "3", "a failed run is an error")
         XCTAssertTrue((finished["MESSAGE"] as? String ?? "").contains("second"), "\(finished)")
-        // SPEC section 6 also asks for FLOWD_DURATION_MS on attempt and run ends; the
-        // engine does not send it yet (see docs/SYSTEMD.md), so it is not asserted here.
+        XCTAssertNotNil((second["FLOWD_DURATION_MS"] as? String).flatMap(Int.init), "\(second)")
+        XCTAssertNotNil((finished["FLOWD_DURATION_MS"] as? String).flatMap(Int.init), "\(finished)")
     }
 
     // MARK: - Helpers

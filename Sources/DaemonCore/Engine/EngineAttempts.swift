@@ -104,7 +104,8 @@ extension Engine {
                   error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil) {
         let error = error.map(credentials.redact), output = credentials.redact(output)
         let standardOutput = credentials.redact(standardOutput), standardError = credentials.redact(standardError)
-        let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : (retryReason != nil ? .warning : .error)
+        // An attempt that did not succeed is a warning; the run's failure is the error.
+        let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : .warning
         logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
                    + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
                    id: .stepAttemptFinished,

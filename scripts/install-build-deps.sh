@@ -1,8 +1,9 @@
 #!/bin/sh
-# install-build-deps.sh: installs the Debian packages flowd's build and tests need,
-# when any is missing. Needs root (or sudo) only when something must be installed.
+# install-build-deps.sh [PACKAGE...]: installs the Debian packages flowd's build and
+# tests need (or the ones named), when any is missing. Needs root (or sudo) only when
+# something must be installed.
 set -eu
-packages="libyaml-dev libsystemd-dev libsqlite3-dev pkg-config"
+packages="${*:-libyaml-dev libsystemd-dev libsqlite3-dev pkg-config}"
 missing=""
 for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

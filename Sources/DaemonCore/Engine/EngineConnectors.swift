@@ -153,3 +153,49 @@ extension ConnectorInvocation {
         return "request"
     }
 }
+
+extension Engine {
+    /// The connector list for `flowadm connectors`: actions, inputs, and each credential
+    /// with whether it is loaded (names only).
+    func publishConnectors() {
+        let catalog = definitions.connectors
+        let loaded = Set(credentials.names.loaded)
+        let connectors = catalog.manifests.values.sorted { $0.name < $1.name }.map { manifest -> JSONValue in
+            let actions = manifest.actions.values.sorted { $0.name < $1.name }.map { action -> JSONValue in
+                var names = action.credentials
+                if case .request(let request) = action.operation, let sign = request.sign, !names.contains(sign.credential) {
+                    names.append(sign.credential)
+                }
+                let credentials = names.map { name -> JSONValue in
+                    ["name": .string(name), "required": .bool(action.credentials.contains(name)), "present": .bool(loaded.contains(name)),
+                     "problem": self.credentials.problem(name).map(JSONValue.string) ?? .null]
+                }
+                let kind: String
+                switch action.operation {
+                case .request(let request): kind = request.method
+                case .command(let command): kind = command.argv[0]
+                }
+                return ["name": .string(action.name), "description": action.description.map(JSONValue.string) ?? .null,
+                        "kind": .string(kind),
+                        "inputs": .array(action.inputs.map { input in
+                            ["name": .string(input.name), "type": .string(input.type.rawValue), "required": .bool(input.required),
+                             "default": input.defaultValue ?? .null, "description": input.description.map(JSONValue.string) ?? .null]
+                        }),
+                        "credentials": .array(credentials)]
+            }
+            return ["name": .string(manifest.name), "description": manifest.description.map(JSONValue.string) ?? .null,
+                    "path": .string(manifest.sourcePath), "base_url": manifest.baseURL.map(JSONValue.string) ?? .null,
+                    "actions": .array(actions)]
+        }
+        let errors = catalog.problems.map { problem -> JSONValue in
+            ["path": .string(problem.path), "errors": .array(problem.errors.map { .string($0.description) })]
+        }
+        for problem in catalog.problems {
+            for error in problem.errors { logger.log(.error, "invalid connector manifest: \(error)", id: .definitionError) }
+        }
+        statusBoard.update {
+            $0.connectors = connectors
+            $0.connectorErrors = errors
+        }
+    }
+}

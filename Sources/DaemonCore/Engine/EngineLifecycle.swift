@@ -114,6 +114,7 @@ extension Engine {
             }
         }
         publishWorkflows()
+        publishConnectors()
     }
 
     /// The workflow list (with load errors and paused flags) for the control server.

@@ -62,6 +62,7 @@ enum Commands {
         Verb(name: "release", synopsis: "release WORKFLOW/FILE", summary: "put a held file back in incoming/", run: ChangeCommands.spoolFile("release")),
         Verb(name: "requeue", synopsis: "requeue WORKFLOW/FILE", summary: "give a rejected file another chance", run: ChangeCommands.spoolFile("requeue")),
         Verb(name: "delete", synopsis: "delete WORKFLOW/FILE", summary: "remove a held or rejected file", run: ChangeCommands.spoolFile("delete")),
+        Verb(name: "connectors", synopsis: "connectors", summary: "connector actions, inputs and credentials (present or not)", run: connectors),
         Verb(name: "reload", synopsis: "reload", summary: "re-read workflow definitions (admins)", run: ObserveCommands.reload),
         Verb(name: "validate", synopsis: "validate FILE...", summary: "check workflow files offline (no daemon needed)", run: validate),
     ]
@@ -92,6 +93,41 @@ enum Commands {
         print(rows.isEmpty ? "no workflows loaded" : Output.table(["NAME", "VERSION", "STEPS", "TRIGGERS", "DESCRIPTION"], rows))
         for problem in reply["errors"]?.arrayValue ?? [] {
             print("\nerrors in \(problem["path"]?.stringValue ?? "?") (not loaded, or the last good version stays in force):")
+            for error in problem["errors"]?.arrayValue ?? [] { print("  \(error.stringValue ?? "")") }
+        }
+    }
+
+    static func connectors(_ invocation: Invocation) throws {
+        guard invocation.arguments.isEmpty else { throw UsageError(message: "connectors takes no arguments") }
+        let reply = try invocation.call("ListConnectors")
+        if invocation.json { return invocation.printJSON(.object(reply)) }
+        let connectors = reply["connectors"]?.arrayValue ?? []
+        if connectors.isEmpty { print("no connectors loaded") }
+        for connector in connectors {
+            let description = connector["description"]?.stringValue.map { ": \($0)" } ?? ""
+            print("\(connector["name"]?.stringValue ?? "?")\(description)  (\(connector["path"]?.stringValue ?? ""))")
+            for action in connector["actions"]?.arrayValue ?? [] {
+                print("  \(connector["name"]?.stringValue ?? "?")/\(action["name"]?.stringValue ?? "?")  \(action["kind"]?.stringValue ?? "")"
+                      + (action["description"]?.stringValue.map { "  \($0)" } ?? ""))
+                let inputs = (action["inputs"]?.arrayValue ?? []).map { input -> String in
+                    let name = input["name"]?.stringValue ?? "?"
+                    let type = input["type"]?.stringValue ?? "?"
+                    if input["required"]?.boolValue == true { return "\(name) (\(type), required)" }
+                    if let value = input["default"], value != .null { return "\(name) (\(type), default \(value.serialized()))" }
+                    return "\(name) (\(type))"
+                }
+                print("    inputs:      " + (inputs.isEmpty ? "none" : inputs.joined(separator: ", ")))
+                let credentials = (action["credentials"]?.arrayValue ?? []).map { credential -> String in
+                    let name = credential["name"]?.stringValue ?? "?"
+                    let state = credential["present"]?.boolValue == true ? Output.status("present")
+                        : (credential["required"]?.boolValue == true ? Output.status("missing") : "not loaded")
+                    return "\(name) \(state)" + (credential["required"]?.boolValue == true ? "" : " (optional)")
+                }
+                print("    credentials: " + (credentials.isEmpty ? "none" : credentials.joined(separator: ", ")))
+            }
+        }
+        for problem in reply["errors"]?.arrayValue ?? [] {
+            print("\nerrors in \(problem["path"]?.stringValue ?? "?") (not loaded):")
             for error in problem["errors"]?.arrayValue ?? [] { print("  \(error.stringValue ?? "")") }
         }
     }
@@ -173,9 +209,14 @@ enum Commands {
         var failed = false
         var results: [JSONValue] = []
         let now = WallClock.nowMicroseconds() / 1_000_000
+        // uses: steps are checked against the installed manifests, when there are any.
+        let catalog = ConnectorCatalog.load(directories: ["/usr/share/flowd/connectors", DaemonPaths.system.connectorsDirectory])
+        if catalog.manifests.isEmpty {
+            writeError("note: no connector manifests in /usr/share/flowd/connectors or /etc/flowd/connectors; uses: steps are not checked\n")
+        }
         for path in invocation.arguments {
             do {
-                let definition = try WorkflowLoader.load(path: path)
+                let definition = try WorkflowLoader.load(path: path, connectors: catalog.manifests.isEmpty ? nil : catalog)
                 guard case .object(var summary) = definition.summaryJSON(now: now) else { continue }
                 summary["file"] = .string(path)
                 summary["valid"] = true

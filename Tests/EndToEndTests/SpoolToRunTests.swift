@@ -51,7 +51,7 @@ final class SpoolToRunTests: XCTestCase {
         XCTAssertEqual(try flowd.stop(), 0)
     }
 
-    func testStepKindWithoutExecutorFailsItsAttemptAndTheDaemonKeepsRunning() throws {
+    func testFailingConnectorStepFailsItsAttemptAndTheDaemonKeepsRunning() throws {
         let workflow = """
             on: { spool: { format: json } }
             steps:
@@ -64,6 +64,10 @@ final class SpoolToRunTests: XCTestCase {
                 run: echo after
             """
         let flowd = try FlowdHarness(workflows: ["kinds.yaml": workflow, "hello.yaml": Self.hello])
+        // The shipped slack manifest, and no credential for it.
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../etc/flowd/connectors/slack.yaml")
+        try FileManager.default.createDirectory(atPath: flowd.path("etc/flowd/connectors"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: shipped.standardized.path, toPath: flowd.path("etc/flowd/connectors/slack.yaml"))
         try flowd.start()
         try flowd.drop("{}", workflow: "kinds", name: "a.json")
         let run = try flowd.waitForRun(1)
@@ -71,7 +75,7 @@ final class SpoolToRunTests: XCTestCase {
         let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
         XCTAssertEqual(attempts.map { $0["step"] }, ["first", "call", "never"])
         XCTAssertEqual(attempts.map { $0["status"] }, ["succeeded", "failed", "skipped"])
-        XCTAssertEqual(attempts[1]["error"], "step kind 'uses' is not supported by this flowd yet")
+        XCTAssertEqual(attempts[1]["error"]?.stringValue?.hasPrefix("connector slack needs credential slack_token; none is loaded"), true)
         try flowd.drop("{}", workflow: "hello", name: "b.json")
         XCTAssertEqual(try flowd.waitForRun(2)["status"], "succeeded")
         XCTAssertEqual(try flowd.stop(), 0)

@@ -74,6 +74,20 @@ enum ControlInterface {
 
         type DefinitionProblem (path: string, errors: []string)
 
+        type ConnectorInput (name: string, type: string, required: bool, default: ?object, description: ?string)
+
+        type ConnectorCredential (name: string, required: bool, present: bool, problem: ?string)
+
+        type ConnectorAction (
+          name: string,
+          description: ?string,
+          kind: string,
+          inputs: []ConnectorInput,
+          credentials: []ConnectorCredential
+        )
+
+        type Connector (name: string, description: ?string, path: string, base_url: ?string, actions: []ConnectorAction)
+
         type DefinitionVersion (version: string, path: string, loaded_at: string)
 
         type Durations (min: ?int, avg: ?int, p95: ?int, max: ?int)
@@ -112,6 +126,10 @@ enum ControlInterface {
 
         # Loaded workflows, and the definition files that failed to load.
         method ListWorkflows() -> (workflows: []Workflow, errors: []DefinitionProblem)
+
+        # Connector manifests in force (shipped, then the admin's) and the files that failed;
+        # credentials are names with whether they are loaded, never values.
+        method ListConnectors() -> (connectors: []Connector, errors: []DefinitionProblem)
 
         # A loaded workflow and every version of it the journal has seen.
         method GetWorkflow(name: string) -> (workflow: ?Workflow, versions: []DefinitionVersion)

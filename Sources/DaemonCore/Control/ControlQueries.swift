@@ -31,6 +31,11 @@ extension ControlService {
         reply.reply(["workflows": .array(snapshot.workflows), "errors": .array(snapshot.definitionErrors)])
     }
 
+    func listConnectors(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
+        let snapshot = dependencies.statusBoard.current
+        reply.reply(["connectors": .array(snapshot.connectors), "errors": .array(snapshot.connectorErrors)])
+    }
+
     func getWorkflow(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
         guard let name = try optionalString(call.parameters, "name") else { throw InvalidParameter(name: "name") }
         let current = dependencies.statusBoard.current.workflows.first { $0["name"]?.stringValue == name }

@@ -41,6 +41,7 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
     static let methods: [String: (access: ControlAccess, run: Method)] = [
         "GetStatus": (.read, { $0.getStatus }),
         "ListWorkflows": (.read, { $0.listWorkflows }),
+        "ListConnectors": (.read, { $0.listConnectors }),
         "GetWorkflow": (.read, { $0.getWorkflow }),
         "ListRuns": (.read, { $0.listRuns }),
         "GetRun": (.read, { $0.getRun }),

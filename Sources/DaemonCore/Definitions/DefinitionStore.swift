@@ -15,6 +15,10 @@ public struct DefinitionProblem: Sendable {
 /// The loaded workflows and the files that failed.
 final class DefinitionStore {
     let directory: String
+    /// Where connector manifests load from (shipped, then admin); reloaded with the workflows.
+    let connectorDirectories: [String]
+    /// The manifests in force; `uses:` steps are checked against them.
+    private(set) var connectors = ConnectorCatalog()
     /// Loaded workflows by name.
     private(set) var workflows: [String: WorkflowDefinition] = [:]
     /// Files that failed at their last load, by path.
@@ -24,14 +28,19 @@ final class DefinitionStore {
     /// The last load of each file with its stamp: an unchanged file is not parsed again.
     private var loaded: [String: (stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = [:]
 
-    init(directory: String) {
+    init(directory: String, connectorDirectories: [String] = []) {
         self.directory = directory
+        self.connectorDirectories = connectorDirectories
     }
 
     /// Re-reads the directory. Returns the problems found by this pass (new or still there)
     /// and the names of workflows whose version changed or that appeared.
     @discardableResult
     func reload() -> (changed: [WorkflowDefinition], problems: [DefinitionProblem]) {
+        let catalog = ConnectorCatalog.load(directories: connectorDirectories)
+        // Other manifests can make a workflow valid or invalid: load every file again.
+        if catalog.fingerprint != connectors.fingerprint { loaded = [:] }
+        connectors = catalog
         let paths = Self.definitionFiles(in: directory)
         var changed: [WorkflowDefinition] = []
         var newProblems: [String: DefinitionProblem] = [:]
@@ -44,7 +53,7 @@ final class DefinitionStore {
             if let previous = loaded[path], !stamp.isEmpty, previous.stamp == stamp {
                 result = previous.result
             } else {
-                result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path) }
+                result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path, connectors: catalog) }
             }
             newLoaded[path] = (stamp, result)
             do {

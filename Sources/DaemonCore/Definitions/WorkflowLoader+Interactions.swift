@@ -122,6 +122,7 @@ extension WorkflowLoader {
             uses.inputs = with.toJSON().objectValue ?? [:]
             context.templates(in: with, what: "with")
         }
+        context.connectors?.check(connector: uses.connector, action: uses.action, usesNode: node, withNode: members["with"], reader: reader)
         return uses
     }
 }

@@ -28,34 +28,36 @@ public enum WorkflowLoader {
     }
 
     /// Loads the workflow file at `path`; its stem is the name unless `name:` says otherwise.
-    public static func load(path: String) throws(DefinitionErrors) -> WorkflowDefinition {
+    /// With `connectors`, each `uses:` step is checked against the manifests.
+    public static func load(path: String, connectors: ConnectorCatalog? = nil) throws(DefinitionErrors) -> WorkflowDefinition {
         let root: YAMLNode?
         do {
             root = try YAMLParser.parseFile(atPath: path)
         } catch {
             throw DefinitionErrors([DefinitionError(error.location, error.message)])
         }
-        return try load(root: root, path: path)
+        return try load(root: root, path: path, connectors: connectors)
     }
 
     /// Loads a workflow from YAML text; `path` names it in positions and gives the
     /// default name.
-    public static func load(text: String, path: String) throws(DefinitionErrors) -> WorkflowDefinition {
+    public static func load(text: String, path: String, connectors: ConnectorCatalog? = nil) throws(DefinitionErrors) -> WorkflowDefinition {
         let root: YAMLNode?
         do {
             root = try YAMLParser.parse(text, file: path)
         } catch {
             throw DefinitionErrors([DefinitionError(error.location, error.message)])
         }
-        return try load(root: root, path: path)
+        return try load(root: root, path: path, connectors: connectors)
     }
 
     /// Builds the workflow from an already parsed document (nil: the file was empty).
-    public static func load(root: YAMLNode?, path: String) throws(DefinitionErrors) -> WorkflowDefinition {
+    public static func load(root: YAMLNode?, path: String, connectors: ConnectorCatalog? = nil) throws(DefinitionErrors) -> WorkflowDefinition {
         guard let root else {
             throw DefinitionErrors([DefinitionError(SourceLocation(file: path, line: 1, column: 1), "the file holds no workflow (it is empty)")])
         }
         let context = WorkflowReadContext()
+        context.connectors = connectors
         let definition = read(root, path: path, context: context)
         if let definition { checkExpressions(of: definition, context: context) }
         let errors = context.reader.errors.enumerated().sorted {
@@ -139,6 +141,8 @@ final class WorkflowReadContext {
     var templateSites: [TemplateSite] = []
     /// `on.schedule` texts, checked with the cron parser.
     var scheduleSites: [YAMLNode] = []
+    /// The connector manifests `uses:` steps are checked against; nil: not checked.
+    var connectors: ConnectorCatalog?
 
     /// Records `node`'s string for the template check, in the current scope.
     func template(_ node: YAMLNode, what: String, mode: TemplateSite.Mode = .template) {

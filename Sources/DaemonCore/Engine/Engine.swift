@@ -87,7 +87,8 @@ public final class Engine: @unchecked Sendable {
         self.statusBoard = statusBoard
         self.notifier = notifier
         self.events = events
-        definitions = DefinitionStore(directory: paths.workflowsDirectory)
+        definitions = DefinitionStore(directory: paths.workflowsDirectory, connectorDirectories: [
+            ConnectorCatalog.shippedDirectory(configurationDirectory: paths.configurationDirectory), paths.connectorsDirectory])
         spool = SpoolDirectory(root: paths.spoolDirectory)
         workers = WorkerPool(size: configuration.workers)
         nextRunID = journal.highestRunID + 1

@@ -24,6 +24,7 @@ struct ProcessAttemptResult: Sendable {
 enum WorkerResult: Sendable {
     case process(ProcessAttemptResult)
     case http(Result<HTTPResponse, HTTPClientError>)
+    case connector(ConnectorAttemptResult)
 }
 
 extension Engine {
@@ -33,7 +34,7 @@ extension Engine {
         let step = current.definition
         let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
         switch step.kind {
-        case .run, .http:
+        case .run, .http, .uses:
             current.needsWorker = true
             run.current = current
             runs[runID] = run
@@ -73,8 +74,6 @@ extension Engine {
             startApproval(runID, approval: approval, context: context)
         case .trigger(let trigger):
             startTriggerStep(runID, trigger: trigger, context: context)
-        case .uses:
-            recordInline(runID, status: "failed", output: .null, error: "step kind '\(step.kind.name)' is not supported by this flowd yet")
         }
     }
 
@@ -120,7 +119,8 @@ extension Engine {
     }
 
     /// Journals the attempt's end and decides: retry after a backoff, or end the step.
-    func finishAttempt(_ runID: Int64, end: AttemptEnd, retryCode: Int?, durationMilliseconds: Int64) {
+    /// `retryAfter` (a server's Retry-After) replaces the policy's backoff when a retry is allowed.
+    func finishAttempt(_ runID: Int64, end: AttemptEnd, retryCode: Int?, durationMilliseconds: Int64, retryAfter: Duration? = nil) {
         guard var run = runs[runID], var current = run.current else { return }
         var end = end
         let policy = current.definition.retry ?? run.definition.retry ?? RetryPolicy()
@@ -134,8 +134,10 @@ extension Engine {
             } else if policy.allowsRetry(after: current.attempt, code: retryCode) {
                 var wait = policy.delay(beforeAttempt: current.attempt + 1)
                 if policy.jitter { wait = wait * Double.random(in: 0.8...1.2) }
+                if let retryAfter { wait = retryAfter }
                 delay = wait
                 end.retryReason = "attempt \(current.attempt + 1) of \(limit) in \(DurationText.format(wait))"
+                    + (retryAfter != nil ? " (the server's Retry-After)" : "")
                 end.retryExpected = true
             } else if policy.maxAttempts > 1 {
                 end.retryReason = "no attempts left (\(current.attempt) of \(limit))"

@@ -116,6 +116,7 @@ extension Engine {
             }
         }
         publishWorkflows()
+        publishConnectors()
     }
 
     /// The workflow list (with load errors and paused flags) for the control server.

@@ -17,6 +17,9 @@ public struct EngineSnapshot: Sendable {
     public var waiting: Int = 0
     public var workflows: [JSONValue] = []
     public var definitionErrors: [JSONValue] = []
+    /// Connector manifests in force, with their actions and credentials (present or not).
+    public var connectors: [JSONValue] = []
+    public var connectorErrors: [JSONValue] = []
 }
 
 /// The latest snapshot, guarded by a Mutex.

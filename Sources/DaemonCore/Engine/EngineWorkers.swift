@@ -1,4 +1,5 @@
-// EngineWorkers.swift: attempts that run on a worker thread: process steps and http steps.
+// EngineWorkers.swift: attempts that run on a worker thread: process, http and uses steps
+// (connector specifics are in EngineConnectors.swift).
 //
 // The attempt's "started" row commits before the job is handed to the pool (SPEC 5); the
 // job's result comes back on the loop, where it is judged (exit status, timeout,
@@ -39,8 +40,10 @@ extension Engine {
                 let spec: HTTPRequestSpec
                 (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
                 job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
+            case .uses(let uses):
+                (job, current.input) = try makeConnectorJob(uses, step: step, context: context, cancellation: cancellation)
             default:
-                preconditionFailure("only run and http steps go to workers")
+                preconditionFailure("only run, http and uses steps go to workers")
             }
         } catch {
             run.current = current
@@ -162,6 +165,8 @@ extension Engine {
             judgeProcess(runID, run: run, current: current, runStep: runStep, processResult)
         case (.http(let response), .http(let http)):
             judgeHTTP(runID, run: run, current: current, http: http, response)
+        case (.connector(let connectorResult), .uses):
+            judgeConnector(runID, run: run, current: current, connectorResult)
         default:
             preconditionFailure("a worker result of the wrong kind")
         }

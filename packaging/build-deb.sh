@@ -59,6 +59,9 @@ install -m 0644 docs/SYSTEMD.md "$doc/SYSTEMD.md"
 install -d -m 0755 "$doc/examples/workflows"
 install -m 0644 etc/flowd/workflows/*.yaml "$doc/examples/workflows/"
 install -m 0644 packaging/single-user.conf "$doc/examples/single-user.conf"
+# The built-in connector manifests (an admin's /etc/flowd/connectors/NAME.yaml overrides).
+install -d -m 0755 "$stage/usr/share/flowd/connectors"
+install -m 0644 etc/flowd/connectors/*.yaml "$stage/usr/share/flowd/connectors/"
 chmod 0644 "$doc/changelog.gz"
 install -D -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/flowd"
 

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 root="${DEMO_ROOT:-$PWD/demo-root}"
 mkdir -p "$root/etc/flowd/workflows"
 cp -n etc/flowd/workflows/*.yaml "$root/etc/flowd/workflows/" 2>/dev/null || true
+# The built-in connectors, where a --root daemon looks for shipped manifests.
+mkdir -p "$root/usr/share/flowd/connectors"
+cp etc/flowd/connectors/*.yaml "$root/usr/share/flowd/connectors/"
 bin=.build/debug
 flowadm="$bin/flowadm --root $root"
 

@@ -63,6 +63,7 @@ final class PackagingDebTests: XCTestCase {
             ("usr/share/doc/flowd/copyright", 0o644), ("usr/share/doc/flowd/changelog.gz", 0o644),
             ("usr/share/doc/flowd/SYSTEMD.md", 0o644), ("usr/share/doc/flowd/examples/single-user.conf", 0o644),
             ("usr/share/doc/flowd/examples/workflows/hello.yaml", 0o644),
+            ("usr/share/flowd/connectors/slack.yaml", 0o644), ("usr/share/flowd/connectors/webhook.yaml", 0o644),
         ]
         for (path, mode) in expected {
             var info = stat()

@@ -16,7 +16,9 @@ for tool in scdoc dpkg-deb dpkg-shlibdeps strip gzip; do
 done
 
 # Full RELRO (-z relro -z now), as Debian's hardening flags ask of every binary.
-release="-c release --static-swift-stdlib -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now"
+# FoundationNetworking (http steps) is static too and needs the system libcurl at link
+# time (libcurl4-openssl-dev); at run time the package depends on libcurl4.
+release="-c release --static-swift-stdlib -Xlinker -lcurl -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now"
 # shellcheck disable=SC2086
 "$swift" build $release --product flowd >&2
 # shellcheck disable=SC2086

@@ -109,6 +109,7 @@ ssize_t flowd_write_without_sigpipe(int fd, const void *buffer, size_t length) {
 #include <stdio.h>
 #include <linux/fs.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 
 const unsigned int flowd_epollin = EPOLLIN, flowd_epollout = EPOLLOUT,
                    flowd_epollerr = EPOLLERR, flowd_epollhup = EPOLLHUP;
@@ -153,4 +154,10 @@ int flowd_rename_noreplace(const char *from, const char *to) {
 
 int flowd_accept(int listener) {
     return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+int flowd_terminal_columns(int fd) {
+    struct winsize size;
+    if (!isatty(fd) || ioctl(fd, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return -1;
+    return size.ws_col;
 }

@@ -43,14 +43,30 @@ enum Output {
     }
 
     /// Left-aligned columns separated by two spaces; the last column is not padded.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
+    /// On a terminal, tables are cut to its width: the widest plain columns shrink first
+    /// (never below 8 characters), their cells ending in "…".
+    static func table(_ header: [String], _ rows: [[String]], width: Int? = Terminal.outputColumns) -> String {
         var widths = header.map { visibleWidth($0) }
+        var colored = Array(repeating: false, count: header.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], visibleWidth(cell)) }
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], visibleWidth(cell))
+                if cell.contains("\u{1B}") { colored[index] = true }
+            }
+        }
+        if let width {
+            var total = widths.reduce(0, +) + 2 * (widths.count - 1)
+            while total > width {
+                guard let widest = widths.indices.filter({ !colored[$0] && widths[$0] > 8 }).max(by: { widths[$0] < widths[$1] }) else { break }
+                let cut = min(total - width, widths[widest] - 8)
+                widths[widest] -= cut
+                total -= cut
+            }
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell))
+                let fitted = visibleWidth(cell) > widths[index] ? clipped(cell, widths[index]) : cell
+                return index == cells.count - 1 ? fitted : fitted + String(repeating: " ", count: widths[index] - visibleWidth(fitted))
             }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")

@@ -160,3 +160,26 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(output["watch_first"]?["event"]?["kind"], "watching")
     }
 }
+
+final class TerminalOutputTests: XCTestCase {
+    /// On a real terminal (a pty from script(1)) 60 columns wide, tables are cut to fit;
+    /// piped output keeps every character.
+    func testTablesFitTheTerminalWidth() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("script(1) is not installed") }
+        let description = "a description long enough to overflow any narrow terminal window by a wide margin"
+        let flowd = try FlowdHarness(workflows: [
+            "a-workflow-with-a-rather-long-name.yaml": "description: \(description)\non: { manual: true }\nsteps:\n  - id: s\n    run: 'true'\n",
+        ])
+        try flowd.start()
+        let command = "stty cols 60; \(FlowdHarness.binaryDirectory)/flowadm --root \(flowd.root) workflows"
+        let result = flowd.run("/usr/bin/script", ["-qec", command, "/dev/null"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let lines = result.standardOutput.replacingOccurrences(of: "\r", with: "").split(separator: "\n")
+        XCTAssertGreaterThanOrEqual(lines.count, 2)
+        for line in lines { XCTAssertLessThanOrEqual(line.count, 60, "too wide for the terminal: \(line)") }
+        XCTAssertTrue(lines.joined().contains("…"), result.standardOutput)
+
+        let piped = flowd.flowadm("workflows").standardOutput
+        XCTAssertTrue(piped.contains("a-workflow-with-a-rather-long-name"), piped)
+    }
+}

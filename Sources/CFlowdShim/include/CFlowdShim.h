@@ -63,6 +63,10 @@ int flowd_signalfd_read(int fd);
 /// inherited by a step spawned at the same moment.
 int flowd_accept(int listener);
 
+/// The width of the terminal on `fd` in columns (TIOCGWINSZ), or -1 when it is not a
+/// terminal or does not say.
+int flowd_terminal_columns(int fd);
+
 /// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing `to`.
 int flowd_rename_noreplace(const char *from, const char *to);
 

@@ -22,7 +22,7 @@ from lib import FLOWD, FlowdRoot, drop_file, wait_until
 def _needed(library):
     """Shared objects `library` loads (ldd), by file name."""
     output = subprocess.run(["ldd", library], capture_output=True, text=True).stdout
-    return {os.path.basename(m.group(1)) for m in re.finditer(r"=> (\S+)", output)}
+    return {os.path.realpath(m.group(1)) for m in re.finditer(r"=> (\S+)", output)}
 
 
 def networking_libraries():
@@ -32,8 +32,9 @@ def networking_libraries():
         ["ldd", FLOWD], capture_output=True, text=True).stdout) if "FoundationNetworking" in path), None)
     if networking is None:
         return set()
-    foundation = os.path.join(os.path.dirname(networking), "libFoundation.so")
-    return {os.path.basename(networking)} | (_needed(networking) - _needed(foundation) - {"libFoundation.so"})
+    foundation = os.path.realpath(os.path.join(os.path.dirname(networking), "libFoundation.so"))
+    # Real paths: smaps names the files (libgnutls.so.30.34.3), ldd the sonames.
+    return {os.path.realpath(networking)} | (_needed(networking) - _needed(foundation) - {foundation})
 
 
 def rss_by_mapping(pid):
@@ -49,17 +50,17 @@ def rss_by_mapping(pid):
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
                 path = fields[5] if len(fields) > 5 else ""
                 name = os.path.basename(path)
-                if name in networking:
+                if path in networking:
                     current = "networking"
                 elif "Foundation" in name:
                     current = "foundation"
-                elif path.startswith("/") and ".so" in name or path == FLOWD:
+                elif path.startswith("/") and ".so" in name or path == os.path.realpath(FLOWD):
                     current = "other_libraries"
                 else:
                     current = "anonymous"
             elif fields and fields[0] == "Rss:":
                 groups[current] += int(fields[1])
-    groups["networking_libraries"] = sorted(networking)
+    groups["networking_libraries"] = sorted(os.path.basename(path) for path in networking)
     return groups
 
 

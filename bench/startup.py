@@ -77,7 +77,6 @@ def reload(definitions, repeats, hot=True):
             staged = stage_change(root, path, attempt, "edit")
             os.rename(staged, path)
             root.drain_notify()
-            root.notify.setblocking(True)
             sent = now_us()
             root.process.send_signal(signal.SIGHUP)
             visible, polls = wait_visible(root, target, old)

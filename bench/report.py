@@ -27,7 +27,7 @@ def f(value, digits=1):
 
 def section_machine(results):
     m = results["machine"]
-    return [
+    lines = [
         "## Machine and run",
         "",
         "| | |",
@@ -42,11 +42,20 @@ def section_machine(results):
         f"| load | loadavg {m['load_at_start']} at start, {m.get('load_at_end', '?')} at end; "
         f"{m['busy_cpus_at_start']} CPUs busy with other work in the second before the run |",
         "",
+    ]
+    runs = [(name, results[name].get("date", "?"), results[name].get("command", "?"))
+            for name in ("throughput", "inprocess", "latency", "memory", "history", "start") if name in results]
+    if len({(date, command) for _, date, command in runs}) > 1:
+        lines += ["The sections come from more than one invocation (`--only` keeps the others' results):", ""]
+        lines += [f"- {name}: {date}, `{command}`" for name, date, command in runs]
+        lines.append("")
+    lines += [
         "Other engineers build and test on this 2-core machine at the same time, so absolute",
         "numbers are noisy; compare ratios within a round (each round measures flowd and its",
         "floor back to back). Raw samples: `bench/results/results.json` (not committed).",
         "",
     ]
+    return lines
 
 
 def section_throughput(results):
@@ -375,7 +384,7 @@ def render(results):
         "make bench                                   # swift build -c release, deps, every benchmark, this file",
         "make bench BENCH_ARGS=--quick                # small sizes, one round: checks the harness",
         "python3 bench/bench.py --only history,start  # some benchmarks; the others keep their last results",
-        "python3 bench/profile.py reload start throughput   # callgrind profiles -> bench/results/profiles/",
+        "python3 bench/profile.py inprocess hotreload throughput   # callgrind profiles -> bench/results/profiles/",
         "cc -O2 -o floor bench/floor.c -lsqlite3 -lpthread && ./floor /tmp/f.sqlite 2000 2 /bin/true",
         "hyperfine -N --warmup 3 --runs 30 'flowadm --root R runs --workflow w07 --limit 20'   # as bench/history.py",
         "strace -c -f -p $(pidof flowd)               # syscalls per run, while files go through",

@@ -11,7 +11,8 @@ $BENCH_SCRATCH (default /var/tmp/flowd-bench) and are removed at the end. Every 
 the harness starts is stopped before it exits.
 
 Benchmarks: throughput (1 and 7: flowd, the floor, incron, Huey in the same rounds),
-latency (3), memory (4), history (5), start (6).
+inprocess (2: three `set:` steps), latency (3), memory (4), history (5, with
+`flowadm stats`), start (6: start, SIGHUP reload, inotify hot reload).
 """
 
 import argparse
@@ -36,7 +37,7 @@ import throughput  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 BIN = os.path.join(RESULTS, "bin")
-ALL = ["throughput", "latency", "memory", "history", "start"]
+ALL = ["throughput", "inprocess", "latency", "memory", "history", "start"]
 
 
 def log(message):
@@ -86,6 +87,28 @@ def bench_throughput(args):
     return {"files": files, "workers": workers, "rounds": rounds}
 
 
+def bench_inprocess(args):
+    """Benchmark 2: the drop harness of benchmark 1, a workflow of three `set:` steps.
+    `set:` steps are decided on the engine loop and hold no worker; workers 2 and
+    concurrency 2 as in benchmark 1, plus concurrency 16 to show whether the workflow's
+    limit is what bounds it."""
+    files, workers = args.inprocess_files, 2
+    rounds = []
+    for round_index in range(args.repeat):
+        log(f"in-process round {round_index + 1}/{args.repeat} ({files} files, load {lib.loadavg()})")
+        sample = {"load_before": lib.loadavg(), "busy_cpus_before": busy_cpus()}
+        sample["drop_only"] = throughput.drop_rate(files)
+        sample["live"] = throughput.flowd_live("set", files, workers, concurrency=2)
+        sample["live_c16"] = throughput.flowd_live("set", files, workers, concurrency=16)
+        sample["predropped"] = throughput.flowd_predropped("set", files, workers, concurrency=2)
+        sample["load_after"] = lib.loadavg()
+        rounds.append(sample)
+        log(f"  set x3: live {sample['live']['runs_per_second']:.0f}/s, c16 {sample['live_c16']['runs_per_second']:.0f}/s, "
+            f"pre-dropped {sample['predropped']['runs_per_second']:.0f}/s; harness drops alone "
+            f"{sample['drop_only']['files_per_second']:.0f}/s")
+    return {"files": files, "workers": workers, "concurrency": 2, "rounds": rounds}
+
+
 def bench_latency(args):
     rounds = []
     for round_index in range(args.repeat):
@@ -119,7 +142,7 @@ def bench_start(args):
         rounds.append({"empty": startup.start(1, 0), "definitions": startup.start(1000, 0),
                        "definitions_and_files": startup.start(1000, args.queued), "load": lib.loadavg()})
     log("reload")
-    reloads = {"one": startup.reload(1, 5), "thousand": startup.reload(1000, 5)}
+    reloads = {"one": startup.reload(1, 5), "thousand": startup.reload(1000, 9)}
     return {"rounds": rounds, "reload": reloads}
 
 
@@ -128,6 +151,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated: " + ", ".join(ALL))
     parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--inprocess-files", type=int, default=10000)
     parser.add_argument("--drops", type=int, default=1000)
     parser.add_argument("--queued", type=int, default=10000)
     parser.add_argument("--history-runs", type=int, default=1_000_000)
@@ -138,7 +162,8 @@ def main():
     parser.add_argument("--results", default=RESULTS, help="where results.json goes (default bench/results)")
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.files, args.drops, args.queued, args.history_runs = 1, 200, 100, 1000, 20_000
+        (args.repeat, args.files, args.inprocess_files, args.drops, args.queued,
+         args.history_runs) = 1, 200, 1000, 100, 1000, 20_000
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     for name in selected:
         if name not in ALL:
@@ -161,7 +186,7 @@ def main():
     results["machine"]["busy_cpus_at_start"] = busy_cpus()
     results["machine"]["load_at_start"] = lib.loadavg()
     results["command"] = " ".join(["python3", "bench/bench.py"] + sys.argv[1:])
-    runners = {"throughput": bench_throughput, "latency": bench_latency, "memory": bench_memory,
+    runners = {"throughput": bench_throughput, "inprocess": bench_inprocess, "latency": bench_latency, "memory": bench_memory,
                "history": bench_history, "start": bench_start}
     try:
         args.export_dir = args.results

@@ -34,6 +34,9 @@ SHOW_SQL = [
     "stderr_tail, stdout_bytes, stderr_bytes, error FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt",
 ]
 
+STATS_SQL = ("SELECT status, started_at, ended_at, failed_step, error, id FROM runs "
+             "WHERE workflow = ? AND ended_at IS NOT NULL ORDER BY id DESC LIMIT ?")
+
 
 def fill(journal_path, runs, steps):
     """Appends `runs` runs to the journal. Returns seconds taken."""
@@ -56,9 +59,13 @@ def fill(journal_path, runs, steps):
             records = generator.randrange(10, 100_000)
             stdout = "" if failed else f"processed {records} records from {name}\n"
             stderr = f"{STEP_IDS[index]}: connection refused\n" if failed else ""
+            # kind, input and output as flowd writes them for an `exec:` step (text output =
+            # the stdout tail as a JSON string), so bytes per run reflect today's rows.
+            command = json.dumps({"exec": [f"/usr/local/bin/{STEP_IDS[index]}", name], "cwd": None})
             batch_attempts.append((run_id, index, STEP_IDS[index], 1, "failed" if failed else "succeeded", clock,
                                    clock + duration, 1 if failed else 0, None, stdout, stderr, len(stdout),
-                                   len(stderr), "exited with status 1" if failed else None))
+                                   len(stderr), "exited with status 1" if failed else None,
+                                   "exec", command, "null" if failed else json.dumps(stdout), 0))
             clock += duration + 200
         status = "succeeded" if failed_at is None else "failed"
         batch_runs.append((run_id, workflow, HASH, status, "spool", name, f"/var/spool/flowd/done/{workflow}/{run_id}.{name}",
@@ -78,12 +85,12 @@ def fill(journal_path, runs, steps):
 RUN_COLUMNS = ("id, workflow, definition_hash, status, trigger_kind, trigger_name, spool_path, payload, created_at, "
                "started_at, ended_at, failed_step, error")
 ATTEMPT_COLUMNS = ("run_id, step_index, step_id, attempt, status, started_at, ended_at, exit_code, signal, "
-                   "stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error")
+                   "stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error, kind, input, output, retry_expected")
 
 
 def flush(connection, batch_runs, batch_attempts):
     connection.executemany(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})", batch_runs)
-    connection.executemany(f"INSERT INTO step_attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+    connection.executemany(f"INSERT INTO step_attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 18)})",
                            batch_attempts)
     batch_runs.clear()
     batch_attempts.clear()
@@ -120,6 +127,7 @@ def run(runs, steps, export_dir):
         root.add_workflow(workflow, ["exec: [/bin/true]"] * steps)
     root.start()
     root.stop()
+    schema = schema_of(root.journal_path)
     fill_seconds = fill(root.journal_path, runs, steps)
     journal_bytes = sum(os.path.getsize(root.journal_path + suffix) for suffix in ("", "-wal")
                         if os.path.exists(root.journal_path + suffix))
@@ -139,15 +147,30 @@ def run(runs, steps, export_dir):
             base + ["runs", "--workflow", "rare", "--status", "succeeded", "--limit", "20"],
         f"flowadm show {middle}": base + ["show", str(middle)],
         f"flowadm --json show {middle}": base + ["--json", "show", str(middle)],
+        # GetStats: the last 1,000 finished runs of the workflow (JournalReader.statistics).
+        "flowadm stats w07": base + ["stats", "w07"],
+        "flowadm stats w07 --json": base + ["stats", "w07", "--json"],
+        "flowadm stats rare": base + ["stats", "rare"],
+        "flowadm stats (all 21 workflows)": base + ["stats"],
     }
     try:
         timings = hyperfine(commands, os.path.join(export_dir, "history-hyperfine.json"))
     finally:
         root.stop()
     plans = query_plans(root.journal_path, middle)
-    return {"runs": runs, "steps": steps, "fill_seconds": fill_seconds, "journal_bytes": journal_bytes,
+    return {"runs": runs, "steps": steps, "schema": schema, "fill_seconds": fill_seconds, "journal_bytes": journal_bytes,
             "bytes_per_run": journal_bytes / runs, "restart_to_ready_seconds": restart_seconds,
             "timings": timings, "plans": plans}
+
+
+def schema_of(journal_path):
+    """Columns flowd's migrations created, per table (the fill names its columns; the
+    others stay NULL or take their defaults). Kept in results.json."""
+    connection = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True)
+    tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    schema = {table: [row[1] for row in connection.execute(f"PRAGMA table_info({table})")] for table in tables}
+    connection.close()
+    return schema
 
 
 def query_plans(journal_path, run_id):
@@ -162,6 +185,8 @@ def query_plans(journal_path, run_id):
                                                     ["rare", "succeeded", 20]),
         "show (run)": (SHOW_SQL[0], [run_id]),
         "show (attempts)": (SHOW_SQL[1], [run_id]),
+        "stats w07": (STATS_SQL, ["w07", 1000]),
+        "stats rare": (STATS_SQL, ["rare", 1000]),
     }
     plans = {}
     for name, (sql, arguments) in cases.items():

@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import statistics
 import subprocess
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -163,6 +164,15 @@ class FlowdRoot:
             os.unlink(notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify_path)
+        # A thread reads every notification as it arrives and timestamps it. The socket
+        # must never fill up: flowd sends STATUS= every 5 s, and once the receive queue
+        # is full (net.unix.max_dgram_qlen, 10 here) its blocking send stops the engine
+        # loop, SIGTERM included (seen in this harness before the reader existed).
+        self.messages = []
+        self.cursor = 0
+        self.messages_changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read_notifications, args=(self.notify,), daemon=True)
+        self.reader.start()
         environment = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.log = open(os.path.join(self.path, "flowd.log"), "ab")
         self.started_us = now_us()
@@ -172,29 +182,39 @@ class FlowdRoot:
         self.ready_us = self.wait_notify("READY=1", timeout)
         return (self.ready_us - self.started_us) / 1e6
 
-    def wait_notify(self, line, timeout):
-        """Reads notifications until one holds `line`; returns its arrival time (µs)."""
-        deadline = time.monotonic() + timeout
+    def _read_notifications(self, notify):
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.process.poll() is not None:
-                raise RuntimeError(f"flowd sent no {line} (exit status {self.process.poll()}); see {self.path}/flowd.log")
-            self.notify.settimeout(min(remaining, 0.5))
             try:
-                message = self.notify.recv(4096)
-            except socket.timeout:
-                continue
+                message = notify.recv(4096)
+            except OSError:
+                return  # closed by stop()
+            if not message:
+                return  # shut down by stop()
             stamp = now_us()
-            if line in message.decode(errors="replace").split("\n"):
-                return stamp
+            with self.messages_changed:
+                self.messages.append((stamp, message.decode(errors="replace").split("\n")))
+                self.messages_changed.notify_all()
+
+    def wait_notify(self, line, timeout):
+        """Waits for a notification holding `line` that arrived after the last one
+        consumed (by wait_notify or drain_notify); returns its arrival time (µs)."""
+        deadline = time.monotonic() + timeout
+        with self.messages_changed:
+            while True:
+                while self.cursor < len(self.messages):
+                    stamp, lines = self.messages[self.cursor]
+                    self.cursor += 1
+                    if line in lines:
+                        return stamp
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.process.poll() is not None:
+                    raise RuntimeError(f"flowd sent no {line} (exit status {self.process.poll()}); see {self.path}/flowd.log")
+                self.messages_changed.wait(min(remaining, 0.5))
 
     def drain_notify(self):
-        self.notify.setblocking(False)
-        try:
-            while True:
-                self.notify.recv(4096)
-        except BlockingIOError:
-            pass
+        """Forgets the notifications received so far."""
+        with self.messages_changed:
+            self.cursor = len(self.messages)
 
     def hwm_kib(self):
         return proc_status(self.process.pid, "VmHWM", "VmRSS")
@@ -212,7 +232,12 @@ class FlowdRoot:
                 self.process.wait()
         status = self.process.returncode
         self.process = None
+        try:
+            self.notify.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.notify.close()
+        self.reader.join(timeout=2)
         self.log.close()
         if self in _live_roots:
             _live_roots.remove(self)

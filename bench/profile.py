@@ -3,12 +3,15 @@
 benchmarks that miss their target. Instruction counts repeat run to run, unlike times
 on a shared machine (`perf stat -e instructions` is not supported in this container).
 
-    python3 bench/profile.py [reload|start|throughput ...]
+    python3 bench/profile.py [reload|hotreload|start|throughput|inprocess ...]
 
 Scenarios:
   reload      1,000 definitions loaded, then 3 SIGHUP reloads (one file changed each time)
   start       1,000 definitions and 10,000 pre-dropped spool files, start to READY
+  hotreload   1,000 definitions loaded, then 3 changed files renamed into workflows/ (inotify);
+              counters zeroed at READY, so only the 3 hot reloads (and idle ticks) count
   throughput  500 files dropped live through `exec: [/bin/true]`, workers 2
+  inprocess   2,000 files dropped live through three `set:` steps (benchmark 2)
 
 For each: bench/results/profiles/SCENARIO.callgrind and SCENARIO.txt, the top functions
 by inclusive and by self instructions, Swift names demangled. Build first:
@@ -63,6 +66,42 @@ def reload():
         root.stop(grace=600)
 
 
+def hotreload():
+    root = FlowdRoot("profile-hotreload")
+    write_definitions(root, 1000)
+    # Everything after READY: counters zeroed with callgrind_control (a toggle on the
+    # watcher's closures does not work: the thunk and the closure both match and cancel).
+    root.start(timeout=600, wrapper=callgrind("hotreload"))
+    try:
+        subprocess.run(["callgrind_control", "-z", str(root.process.pid)], check=True, capture_output=True)
+        path = root.workflow_path("wf-0500")
+        for attempt in range(3):
+            with open(path) as f:
+                text = f.read()
+            staged = os.path.join(root.path, "staged.yaml")
+            with open(staged, "w") as f:
+                f.write(text.replace("description: ", f"description: hot {attempt} ", 1))
+            os.rename(staged, path)
+            time.sleep(20)  # the debounced reload, ~50x slower under valgrind
+    finally:
+        root.stop(grace=600)
+
+
+def inprocess():
+    import throughput
+    files = 2000
+    root = FlowdRoot("profile-inprocess", {"workers": 2})
+    root.add_workflow("t", throughput.STEP_BODIES["set"], concurrency=2)
+    root.start(timeout=600, wrapper=callgrind("inprocess"))
+    try:
+        incoming = root.incoming("t")
+        for index in range(files):
+            drop_file(incoming, f"f{index:05d}", b"x\n")
+        wait_until(lambda: finished_runs(root) >= files, timeout=900, interval=0.2, what="runs")
+    finally:
+        root.stop(grace=600)
+
+
 def start():
     root = FlowdRoot("profile-start", {"max_queued_runs": 10000})
     write_definitions(root, 1000)
@@ -106,7 +145,8 @@ def annotate(name):
 
 
 def main():
-    scenarios = {"reload": reload, "start": start, "throughput": throughput}
+    scenarios = {"reload": reload, "hotreload": hotreload, "start": start, "throughput": throughput,
+                 "inprocess": inprocess}
     chosen = sys.argv[1:] or list(scenarios)
     os.makedirs(OUT, exist_ok=True)
     try:

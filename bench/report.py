@@ -27,7 +27,7 @@ def f(value, digits=1):
 
 def section_machine(results):
     m = results["machine"]
-    return [
+    lines = [
         "## Machine and run",
         "",
         "| | |",
@@ -42,11 +42,20 @@ def section_machine(results):
         f"| load | loadavg {m['load_at_start']} at start, {m.get('load_at_end', '?')} at end; "
         f"{m['busy_cpus_at_start']} CPUs busy with other work in the second before the run |",
         "",
+    ]
+    runs = [(name, results[name].get("date", "?"), results[name].get("command", "?"))
+            for name in ("throughput", "inprocess", "latency", "memory", "history", "start") if name in results]
+    if len({(date, command) for _, date, command in runs}) > 1:
+        lines += ["The sections come from more than one invocation (`--only` keeps the others' results):", ""]
+        lines += [f"- {name}: {date}, `{command}`" for name, date, command in runs]
+        lines.append("")
+    lines += [
         "Other engineers build and test on this 2-core machine at the same time, so absolute",
         "numbers are noisy; compare ratios within a round (each round measures flowd and its",
         "floor back to back). Raw samples: `bench/results/results.json` (not committed).",
         "",
     ]
+    return lines
 
 
 def section_throughput(results):
@@ -138,11 +147,55 @@ def section_throughput(results):
         f"flowd lost or duplicated triggers over all rounds: {flowd_lost} (runs and distinct",
         "trigger names in the journal vs files dropped; every file ended in `done/`).",
         "",
+    ]
+    return lines
+
+
+def section_inprocess(results):
+    t = results.get("inprocess")
+    if not t:
+        return ["## 2. Throughput, in-process steps", "", "Not run in this invocation.", ""]
+    rounds = t["rounds"]
+
+    def rate(key):
+        return med([r[key]["runs_per_second"] for r in rounds if key in r])
+    live = rate("live")
+    cpu = med([r["live"].get("cpu_ms_per_run") for r in rounds])
+    cpu16 = med([r["live_c16"].get("cpu_ms_per_run") for r in rounds if "live_c16" in r])
+    bad = sum(r[k]["lost"] + r[k]["duplicates"] + (r[k]["files"] - (r[k]["succeeded"] or 0))
+              for r in rounds for k in ("live", "live_c16", "predropped") if k in r)
+    lines = [
         "## 2. Throughput, in-process steps",
         "",
-        "Not measurable yet: needs `set:` steps (in-process steps, no spawn).",
+        f"The drop harness of benchmark 1 ({t['files']:,} live drops, runs/s = files / (last `ended_at` -",
+        "first rename)) through a workflow of three `set:` steps",
+        "(`set: { a: \"{{ trigger.name }}\" }`, then two that read the previous step's output),",
+        f"`workers: {t['workers']}`, workflow `concurrency: {t['concurrency']}` as in benchmark 1. `set:` steps are decided",
+        "on the engine loop and hold no worker, so a run goes from claim to end without",
+        "waiting for one; concurrency 16 is measured too, to show whether the workflow's limit",
+        "bounds it. Each attempt is still journaled (started and finished rows).",
+        f"Rounds: {len(rounds)}; load before each: {', '.join(r['load_before'] for r in rounds)}.",
         "",
+        "| what | runs/s (median) | flowd CPU ms per run | target |",
+        "| --- | ---: | ---: | --- |",
+        f"| flowd, 3 × `set:`, concurrency 2, live drops | {f(live, 0)} | {f(cpu, 3)} | "
+        f"≥ 5,000 runs/s: {verdict(live is not None and live >= 5000)} |",
+        f"| flowd, 3 × `set:`, concurrency 16, live drops | {f(rate('live_c16'), 0)} | {f(cpu16, 3)} | |",
+        f"| flowd, 3 × `set:`, concurrency 2, pre-dropped, first claim → last end (before READY: flowd "
+        f"runs them during its start) | {f(med([r['predropped']['runs_per_second_from_first_claim'] for r in rounds]), 0)} | | |",
+        f"| the harness alone: drops into an unwatched directory (files/s) | "
+        f"{f(med([r['drop_only']['files_per_second'] for r in rounds]), 0)} | | |",
+        "",
+        "Per round:",
+        "",
+        "| round | loadavg before | CPUs busy with other work | live c2 | live c16 | pre-dropped (from first claim) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |",
     ]
+    for index, r in enumerate(rounds, 1):
+        lines.append(f"| {index} | {r['load_before']} | {r.get('busy_cpus_before', 'n/a')} | "
+                     f"{f(r['live']['runs_per_second'], 0)} | {f(r['live_c16']['runs_per_second'], 0)} | "
+                     f"{f(r['predropped']['runs_per_second_from_first_claim'], 0)} |")
+    lines += ["", f"Runs lost, duplicated or not succeeded over all rounds: {bad}.", ""]
     return lines
 
 
@@ -185,24 +238,44 @@ def section_memory(results):
     def mib(kind, key="vmhwm_kib"):
         return med([r[kind][key] for r in rounds]) / 1024
     idle, queued = mib("idle_1000"), mib("queued")
-    return [
+    lines = [
         "## 4. Memory (peak RSS, VmHWM of /proc/PID/status)",
         "",
         "Idle: READY and one second idle with N generated definitions (two steps each). Queued:",
         "`workers: 1`, a `blocker` workflow running `sleep 600` holds the worker, then the files",
-        "are dropped into another workflow until `GetStatus` reports them all queued",
+        "are dropped into another workflow until `GetStatus` reports them all claimed",
         f"(`max_queued_runs` = that number). Median of {len(rounds)} rounds.",
         "",
         "| state | VmHWM MiB | target |",
         "| --- | ---: | --- |",
         f"| idle, 1 definition | {f(mib('idle_1'))} | |",
         f"| idle, 1,000 definitions | {f(idle)} | < 30 MiB: {verdict(idle < 30)} |",
-        f"| {rounds[0]['queued']['queued']:,} runs queued (1 running) | {f(queued)} | < 150 MiB: {verdict(queued < 150)} |",
+        f"| {rounds[0]['queued'].get('claimed', rounds[0]['queued']['queued']):,} runs claimed ({rounds[0]['queued']['queued']:,} queued, 1 waiting for the worker, the blocker running) | {f(queued)} | < 150 MiB: {verdict(queued < 150)} |",
         "",
-        f"Claiming and queueing the {rounds[0]['queued']['queued']:,} files took "
-        f"{f(med([r['queued']['seconds_to_queue'] for r in rounds]), 2)} s.",
+        f"Claiming and queueing the {rounds[0]['queued'].get('claimed', rounds[0]['queued']['queued']):,} files took "
+        f"{f(med([r['queued']['seconds_to_queue'] for r in rounds]), 2)} s; SIGTERM to exit then took "
+        f"{', '.join(f(r['queued'].get('stop_seconds'), 1) for r in rounds)} s (shutdown_grace 1s; the harness kills by pid after 60 s).",
         "",
     ]
+    mapped = [r["idle_1000"]["rss_by_mapping_kib"] for r in rounds if "rss_by_mapping_kib" in r["idle_1000"]]
+    if mapped:
+        def part(key):
+            return med([m[key] for m in mapped]) / 1024
+        lines += [
+            "Where the idle RSS (VmRSS, 1,000 definitions) is, from `/proc/PID/smaps`: resident pages",
+            "by mapping. \"FoundationNetworking\" is libFoundationNetworking and the libraries only it",
+            f"brings in ({len(mapped[0]['networking_libraries'])}: libcurl, gnutls, krb5, ldap, ssh2, nghttp2, ...: the",
+            "`ldd` of libFoundationNetworking minus that of libFoundation).",
+            "",
+            "| mapping | resident MiB |",
+            "| --- | ---: |",
+            f"| FoundationNetworking + libcurl and its dependencies | {f(part('networking'))} |",
+            f"| Foundation, FoundationEssentials, FoundationInternationalization, ICU | {f(part('foundation'))} |",
+            f"| flowd, Swift runtime, SQLite, libyaml, libsystemd, libc, ... | {f(part('other_libraries'))} |",
+            f"| anonymous (heap, thread stacks; a library's relocated data counts with the library) | {f(part('anonymous'))} |",
+            "",
+        ]
+    return lines
 
 
 def section_history(results):
@@ -226,7 +299,10 @@ def section_history(results):
         target = "" if name.startswith("flowadm status") else f"< 50 ms: {verdict(timing['median_ms'] < 50)}"
         lines.append(f"| `{name}` | {f(timing['median_ms'])} | {f(timing['max_ms'])} | {target} |")
     lines += [
-        f"| `flowadm stats` | | | not measurable yet: needs `flowadm stats` |",
+        "",
+        "`flowadm stats W` is `GetStats`: the last 1,000 finished runs of W, summarized in the",
+        "daemon (success rate, min/avg/p95/max duration, most failing step, last error); without",
+        "W, once per loaded workflow (21 here).",
         "",
         f"Journal size: {h['journal_bytes'] / 2**20:,.0f} MiB for {h['runs']:,} runs = **{per_run:,.0f} bytes per run**"
         f" (target < 2 KiB: {verdict(per_run < 2048)}).",
@@ -266,21 +342,28 @@ def section_start(results):
         f"| 1,000 definitions, {files:,} pre-dropped files (all claimed before READY) | {f(full * 1000, 0)} ms | "
         f"< 1 s: {verdict(full < 1)} |",
         "",
-        "Reload: one definition's description changes, the harness sends SIGHUP and times",
-        "the READY=1 that ends the reload and the first `ListWorkflows` reply (what",
-        "`flowadm --json workflows` prints, polled directly over Varlink) showing the new",
-        "version. Reload is SIGHUP-only today; inotify hot reload is coming (issue pending),",
-        "and will be measured the same way from the file's rename.",
+        "Reload: one definition's description changes (written outside `workflows/`, renamed",
+        "in). SIGHUP: the harness sends SIGHUP right after the rename and times the READY=1",
+        "that ends the reload and the first `ListWorkflows` reply (what `flowadm --json",
+        "workflows` prints, polled directly over Varlink) showing the new version. Hot",
+        "reload: no signal; from the rename to the first `ListWorkflows` reply showing the",
+        "new version (inotify, flowd's 20 ms debounce included). Medians of the attempts.",
         "",
-        "| definitions loaded | SIGHUP → new version visible (median of 5) | SIGHUP → READY=1 | one ListWorkflows | target |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| definitions loaded | SIGHUP → new version visible | SIGHUP → READY=1 | hot reload: rename → new version visible | one ListWorkflows | target |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for key in ("one", "thousand"):
         r = s["reload"][key]
         visible = med([a["to_visible_ms"] for a in r["attempts"]])
         to_ready = med([a["to_ready_ms"] for a in r["attempts"]])
-        target = f"< 50 ms: {verdict(visible < 50)}" if key == "thousand" else ""
-        lines.append(f"| {r['definitions']:,} | {f(visible)} ms | {f(to_ready)} ms | {f(r['list_workflows_ms'], 2)} ms | {target} |")
+        hot = med([a["to_visible_ms"] for a in r.get("hot", [])])
+        target = ""
+        if key == "thousand":
+            target = f"< 50 ms: SIGHUP {verdict(visible < 50)}"
+            if hot is not None:
+                target += f", hot {verdict(hot < 50)}"
+        lines.append(f"| {r['definitions']:,} (n = {len(r['attempts'])}) | {f(visible)} ms | {f(to_ready)} ms | "
+                     f"{f(hot)} ms | {f(r['list_workflows_ms'], 2)} ms | {target} |")
     lines.append("")
     return lines
 
@@ -301,7 +384,7 @@ def render(results):
         "make bench                                   # swift build -c release, deps, every benchmark, this file",
         "make bench BENCH_ARGS=--quick                # small sizes, one round: checks the harness",
         "python3 bench/bench.py --only history,start  # some benchmarks; the others keep their last results",
-        "python3 bench/profile.py reload start throughput   # callgrind profiles -> bench/results/profiles/",
+        "python3 bench/profile.py inprocess hotreload throughput   # callgrind profiles -> bench/results/profiles/",
         "cc -O2 -o floor bench/floor.c -lsqlite3 -lpthread && ./floor /tmp/f.sqlite 2000 2 /bin/true",
         "hyperfine -N --warmup 3 --runs 30 'flowadm --root R runs --workflow w07 --limit 20'   # as bench/history.py",
         "strace -c -f -p $(pidof flowd)               # syscalls per run, while files go through",
@@ -309,6 +392,7 @@ def render(results):
         "",
     ]
     lines += section_throughput(results)
+    lines += section_inprocess(results)
     lines += section_latency(results)
     lines += section_memory(results)
     lines += section_history(results)

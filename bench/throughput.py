@@ -1,4 +1,5 @@
-"""throughput.py: benchmark 1, N spool files through a one-step workflow, and its floor.
+"""throughput.py: benchmarks 1 and 2, N spool files through a one-step workflow (1) or a
+workflow of three `set:` steps (2, in-process), and the floor of benchmark 1.
 
 flowd, live drops: the daemon is started and READY first; then the harness drops N
 files as fast as it can (write `.name`, rename to `name`), and waits until the journal
@@ -21,11 +22,16 @@ import json
 import os
 import subprocess
 
-from lib import FlowdRoot, SCRATCH, cpu_seconds, fresh_dir, wait_until, drop_file
+from lib import FlowdRoot, SCRATCH, cpu_seconds, fresh_dir, wait_until, drop_file, now_us
 
 STEP_BODIES = {
-    "exec": "exec: [/bin/true]",
-    "run": "run: /bin/true",
+    "exec": ["exec: [/bin/true]"],
+    "run": ["run: /bin/true"],
+    # Benchmark 2: three in-process steps, decided on the engine loop (no spawn, no
+    # worker); each is still journaled as an attempt (started + finished rows).
+    "set": ['set: { a: "{{ trigger.name }}" }',
+            'set: { b: "{{ steps.s0.output.a }}-b" }',
+            'set: { c: "{{ steps.s1.output.b }}-c", n: 3 }'],
 }
 
 
@@ -34,6 +40,18 @@ def floor(binary, files, workers, command=("/bin/true",)):
     output = subprocess.run([binary, os.path.join(directory, "floor.sqlite"), str(files), str(workers), *command],
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output)
+
+
+def drop_rate(files):
+    """How fast the harness alone drops `files` files into a directory no daemon
+    watches: the producer's own bound on a live-drop measurement."""
+    directory = fresh_dir(os.path.join(SCRATCH, "drop-only"))
+    first = last = None
+    for index in range(files):
+        last = drop_file(directory, f"f{index:05d}", b"x\n")
+        first = first or last
+    seconds = (now_us() - first) / 1e6
+    return {"files": files, "seconds": seconds, "files_per_second": files / seconds}
 
 
 def finished_runs(root):
@@ -70,10 +88,10 @@ def outcome(root, files, first_drop_us, ready_us=None):
     }
 
 
-def flowd_live(kind, files, workers):
+def flowd_live(kind, files, workers, concurrency=None):
     """Live drops into a running, READY daemon."""
     root = FlowdRoot(f"throughput-{kind}", {"workers": workers})
-    root.add_workflow("t", [STEP_BODIES[kind]], concurrency=workers)
+    root.add_workflow("t", STEP_BODIES[kind], concurrency=concurrency or workers)
     root.start()
     cpu_at_ready = cpu_seconds(root.process.pid)
     incoming = root.incoming("t")
@@ -88,10 +106,13 @@ def flowd_live(kind, files, workers):
         root.stop()
 
 
-def flowd_predropped(kind, files, workers):
+def flowd_predropped(kind, files, workers, concurrency=None):
     """Files in incoming/ before the daemon starts; measured from READY."""
-    root = FlowdRoot(f"throughput-pre-{kind}", {"workers": workers})
-    root.add_workflow("t", [STEP_BODIES[kind]], concurrency=workers)
+    config = {"workers": workers}
+    if files > 10_000:
+        config["max_queued_runs"] = files  # the default (10,000) would leave files unclaimed at first
+    root = FlowdRoot(f"throughput-pre-{kind}", config)
+    root.add_workflow("t", STEP_BODIES[kind], concurrency=concurrency or workers)
     incoming = root.incoming("t")
     for index in range(files):
         drop_file(incoming, f"f{index:05d}", b"x\n")

@@ -106,6 +106,7 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertTrue(follow.standardOutput.contains("  | two"), follow.standardOutput)
         XCTAssertTrue(follow.standardOutput.hasSuffix("run 1 succeeded\n"), follow.standardOutput)
 
+        try flowd.waitUntil("watch has printed the run's end") { flowd.standardOutput(of: watch).contains("run_finished") }
         let events = try flowd.stopFlowadm(watch).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
         XCTAssertEqual(events.compactMap { $0["kind"]?.stringValue }, [
             "run_queued", "run_started", "attempt_started", "attempt_finished", "attempt_started", "attempt_finished", "run_finished",

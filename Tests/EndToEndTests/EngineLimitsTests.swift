@@ -178,3 +178,34 @@ final class EngineLimitsTests: XCTestCase {
         XCTAssertEqual(again.standardError, "flowadm: run 2 already ended (cancelled)\n")
     }
 }
+
+final class RunAsTests: XCTestCase {
+    func testStepsRunAsTheNamedUserAndGroup() throws {
+        guard getuid() == 0 else { throw XCTSkip("user:/group: need flowd running as root") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { throw XCTSkip("setpriv (util-linux) is not installed") }
+        let flowd = try FlowdHarness(workflows: ["who.yaml": """
+            on: { manual: true }
+            steps:
+              - id: as-nobody
+                user: nobody
+                run: echo "$(id -un) $(id -gn) $USER"; echo "ME=$(id -u)" >> "$FLOWD_OUTPUT"
+                outputs: env
+              - id: group-only
+                if: "{{ true }}"
+                group: nogroup
+                run: echo "$(id -un) $(id -gn)"
+              - id: typo
+                if: "{{ true }}"
+                user: nosuchuser-xyz
+                run: 'true'
+            """])
+        try flowd.start()
+        _ = flowd.flowadm("trigger", "who", "--wait")
+        let attempts = try flowd.flowadm("show", "1", "--json").json()["attempts"]?.arrayValue ?? []
+        XCTAssertEqual(attempts.map { $0["status"] }, ["succeeded", "succeeded", "failed"])
+        XCTAssertEqual(attempts[0]["stdout"], "nobody nogroup nobody\n")
+        XCTAssertEqual(attempts[0]["output"], ["ME": "65534"], "the step's user could write $FLOWD_OUTPUT")
+        XCTAssertEqual(attempts[1]["stdout"], "root nogroup\n")
+        XCTAssertEqual(attempts[2]["error"], "user: no user \"nosuchuser-xyz\" on this host")
+    }
+}

@@ -203,6 +203,11 @@ final class FlowdHarness {
         return process
     }
 
+    /// What a flowadm started with startFlowadm has written to stdout so far.
+    func standardOutput(of process: Process) -> String {
+        (try? String(contentsOfFile: process.environment?["FLOWADM_OUTPUT_PATH"] ?? "", encoding: .utf8)) ?? ""
+    }
+
     /// What a flowadm started with startFlowadm has written to stderr so far.
     func errorOutput(of process: Process) -> String {
         (try? String(contentsOfFile: (process.environment?["FLOWADM_OUTPUT_PATH"] ?? "") + ".err", encoding: .utf8)) ?? ""

@@ -25,7 +25,10 @@ extension Engine {
     func start() throws {
         loadCredentials()
         try FileSystem.makeDirectories(workDirectory, mode: 0o755)
-        try FileSystem.makeDirectories(outputDirectory, mode: 0o700)
+        try FileSystem.makeDirectories(outputDirectory, mode: 0o711)
+        // Steps running as another user reach their own $FLOWD_OUTPUT file (0600, theirs)
+        // by path; nobody can list the directory.
+        chmod(outputDirectory, 0o711)
         reloadDefinitions()
         try spool.prepare(workflows: Array(definitions.workflows.keys))
         let watcher = try SpoolWatcher(spool: spool)

@@ -25,12 +25,14 @@ extension Engine {
             case .run(let runStep):
                 let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
                 let spec: ProcessSpec
-                (spec, current.input) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
-                                                            context: context, outputPath: outputPath)
+                let outputOwner: (uid: UInt32, gid: UInt32)?
+                (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                                         context: context, outputPath: outputPath)
                 job = { [outputDirectory] in
-                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o700)
+                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
                     try? FileSystem.removeFile(outputPath)
                     try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    if let owner = outputOwner { _ = chown(outputPath, owner.uid, owner.gid) }
                     let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
                     let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
                     try? FileSystem.removeFile(outputPath)
@@ -101,7 +103,7 @@ extension Engine {
     }
 
     func makeProcessSpec(run: ActiveRun, step: StepDefinition, runStep: RunStep, attempt: Int, context: ExpressionContext,
-                         outputPath: String) throws -> (ProcessSpec, JSONValue) {
+                         outputPath: String) throws -> (ProcessSpec, JSONValue, (uid: UInt32, gid: UInt32)?) {
         var environment = baseEnvironment
         for (key, value) in run.definition.environment.merging(step.environment, uniquingKeysWith: { $1 }) {
             environment[key] = try Template.parse(value).evaluateToString(in: context)
@@ -113,11 +115,9 @@ extension Engine {
         environment["FLOWD_OUTPUT"] = outputPath
         environment["FLOWD_TRIGGER_FILE"] = run.trigger.file
         environment["FLOWD_TRIGGER_NAME"] = run.trigger.name
-        guard runStep.user == nil && runStep.group == nil else {
-            throw StepPreparationError(message: "user:/group: are not supported by this flowd yet")
-        }
         var spec: ProcessSpec
         var input: [String: JSONValue] = [:]
+        var outputOwner: (uid: UInt32, gid: UInt32)?
         switch runStep.action {
         case .run(let command, let shell):
             let text = try Template.parse(command).evaluateToString(in: context)
@@ -141,7 +141,15 @@ extension Engine {
         }
         spec.timeout = step.timeout
         spec.outputLimit = configuration.outputLimit
-        return (spec, .object(input))
+        if runStep.user != nil || runStep.group != nil {
+            let identity = try RunAs.resolve(user: runStep.user, group: runStep.group)
+            identity.wrap(&spec)
+            input["user"] = runStep.user.map(JSONValue.string) ?? .null
+            input["group"] = runStep.group.map(JSONValue.string) ?? .null
+            // $FLOWD_OUTPUT must be writable by the step's user.
+            outputOwner = (identity.uid ?? 0, identity.gid)
+        }
+        return (spec, .object(input), outputOwner)
     }
 
     struct StepPreparationError: Error, CustomStringConvertible {

@@ -53,7 +53,7 @@ final class ConnectorTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: credentialsDirectory, withIntermediateDirectories: true)
         for (name, value) in credentials {
             let path = credentialsDirectory + "/" + name
-            FileManager.default.createFile(atPath: path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: 0o600])
         }
         try "credentials_dir: \(credentialsDirectory)\n".write(toFile: flowd.path("etc/flowd/flowd.yaml"), atomically: true, encoding: .utf8)
         let connectors = flowd.path("etc/flowd/connectors")

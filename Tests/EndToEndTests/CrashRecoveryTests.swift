@@ -112,3 +112,31 @@ final class CrashRecoveryTests: XCTestCase {
         }
     }
 }
+
+final class CrashRecoveryFailedStepTests: XCTestCase {
+    /// A step recorded as finally failed (no retry expected) is not tried again after a
+    /// crash: the run goes on to its failure handler.
+    func testAFailedStepIsNotRetriedAfterARestart() throws {
+        let flowd = try FlowdHarness(workflows: ["job.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: breaks
+                run: echo ran >> "$FLOWD_TRIGGER_FILE.count"; exit 3
+                continue_on_error: true
+              - id: long
+                run: echo started > "$FLOWD_TRIGGER_FILE.started"; sleep 30
+                idempotent: true
+                timeout: 1s
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "job", name: "a")
+        try flowd.waitUntil("the second step runs") { flowd.exists("spool/active/job/1.a.started") }
+        try flowd.stop(signal: SIGKILL)
+        try flowd.start()
+        let run = try flowd.waitForRun(1)
+        let breaks = run["attempts"]?.arrayValue?.filter { $0["step"] == "breaks" } ?? []
+        XCTAssertEqual(breaks.count, 1, "the failed step keeps its one recorded attempt")
+        let count = try String(contentsOfFile: flowd.path("spool/active/job/1.a.count"), encoding: .utf8)
+        XCTAssertEqual(count, "ran\n", "and it did not run again")
+    }
+}

@@ -81,7 +81,7 @@ extension Engine {
                 run.frames[run.frames.count - 1].index += 1
                 run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
                 runs[runID] = run
-            case "failed", "timed_out" where recorded.retryExpected:
+            case "failed" where recorded.retryExpected, "timed_out" where recorded.retryExpected:
                 // The retry's backoff was running: the next attempt starts now.
                 current.attempt += 1
                 run.current = current

@@ -120,10 +120,8 @@ extension ControlService {
 
     func listSpool(_ call: VarlinkCall, peer: PeerCredentials, reply: VarlinkReplySink) throws {
         let spool = dependencies.paths.spoolDirectory
-        var pending: [JSONValue] = []
-        for workflow in Self.names(in: spool + "/incoming") {
-            let files = Self.names(in: spool + "/incoming/" + workflow).filter { !SpoolDirectory.isIgnoredName($0) }
-            pending.append(["workflow": .string(workflow), "files": .int(Int64(files.count))])
+        let pending: [JSONValue] = spoolCounts().pending.sorted { $0.key < $1.key }.map {
+            ["workflow": .string($0.key), "files": .int(Int64($0.value))]
         }
         var held: [JSONValue] = []
         for workflow in Self.names(in: spool + "/hold") {

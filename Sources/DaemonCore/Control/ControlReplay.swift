@@ -128,9 +128,9 @@ extension ControlService {
             }
             return order.map { step in
                 let attempt = last[step]!
+                // A reused outcome counts as the outcome it copies (recorded in its input).
                 let status = attempt["status"]?.stringValue ?? ""
-                // A reused outcome counts as the outcome it copies.
-                let effective = status == "reused" ? String((attempt["error"]?.stringValue ?? "").split(separator: " ").last ?? "") : status
+                let effective = status == "reused" ? attempt["input"]?["status"]?.stringValue ?? status : status
                 return (step, effective, attempt["output"] ?? .null, attempt["exit_code"] ?? .null)
             }
         }

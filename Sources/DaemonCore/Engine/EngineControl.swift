@@ -233,7 +233,9 @@ extension Engine {
                                           error: "outcome reused from run \(request.originalID): \(result.status)")
                 end.exitCode = result.exitCode
                 writes.append(.attemptStarted(runID: run.id, stepIndex: current.sequence, stepID: step.id, attempt: 1, at: now,
-                                              kind: step.kind.name, input: .null, wakeAt: nil))
+                                              kind: step.kind.name,
+                                              input: ["reused_from": .int(request.originalID), "status": .string(result.status)],
+                                              wakeAt: nil))
                 writes.append(.attemptFinished(end))
             }
             return writes

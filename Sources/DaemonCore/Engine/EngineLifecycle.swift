@@ -55,14 +55,7 @@ extension Engine {
     /// The highest run id in a claimed file's name: ids are taken at the claim, so a
     /// crash between the claim and its record must not let the id be reused.
     private func highestClaimedRunID() -> Int64 {
-        let active = paths.spoolDirectory + "/active"
-        var highest: Int64 = 0
-        for workflow in (try? FileSystem.entries(active)) ?? [] {
-            for file in (try? FileSystem.entries(active + "/" + workflow)) ?? [] {
-                if let dot = file.firstIndex(of: "."), let id = Int64(file[..<dot]) { highest = max(highest, id) }
-            }
-        }
-        return highest
+        spool.claimedFiles().map(\.runID).max() ?? 0
     }
 
     /// Hot reload: a change in the workflows directory reloads the definitions once,
@@ -208,7 +201,9 @@ extension Engine {
         }
     }
 
+    /// The STATUS= text, from the same snapshot the control socket shows.
     func statusLine() -> String {
-        "\(runs.count - queuedCount) running, \(queuedCount) queued, 0 waiting"
+        publishCountsNow()
+        return SystemdStatusReporter.statusLine(statusBoard.current)
     }
 }

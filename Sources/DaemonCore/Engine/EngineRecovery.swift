@@ -174,22 +174,16 @@ extension Engine {
     /// Claimed files whose run the journal never recorded (a crash between the claim and
     /// the record) get their run; files of finished runs still in active/ go to done/.
     func reconcileActiveSpool(_ reader: JournalReader) {
-        let active = paths.spoolDirectory + "/active"
-        for workflow in (try? FileSystem.entries(active)) ?? [] {
-            for file in (try? FileSystem.entries(active + "/" + workflow)) ?? [] {
-                guard let dot = file.firstIndex(of: "."), let runID = Int64(file[..<dot]) else { continue }
-                let name = String(file[file.index(after: dot)...])
-                let path = active + "/" + workflow + "/" + file
-                switch try? reader.runStatus(id: runID) {
-                case nil:
-                    adoptClaimedFile(path: path, workflow: workflow, name: name, runID: runID)
-                case let status? where ["succeeded", "failed", "cancelled"].contains(status):
-                    if let done = try? spool.finish(activePath: path, workflow: workflow) {
-                        journal.submit([.runSpoolPath(runID: runID, path: done)])
-                    }
-                default:
-                    break
+        for file in spool.claimedFiles() {
+            switch try? reader.runStatus(id: file.runID) {
+            case nil:
+                adoptClaimedFile(path: file.path, workflow: file.workflow, name: file.name, runID: file.runID)
+            case let status? where ["succeeded", "failed", "cancelled"].contains(status):
+                if let done = try? spool.finish(activePath: file.path, workflow: file.workflow) {
+                    journal.submit([.runSpoolPath(runID: file.runID, path: done)])
                 }
+            default:
+                break
             }
         }
     }

@@ -67,6 +67,28 @@ struct SpoolDirectory {
         }
     }
 
+    /// A file in active/: active/<workflow>/<runID>.<name>.
+    struct ClaimedFile {
+        var workflow: String
+        var runID: Int64
+        var name: String
+        var path: String
+    }
+
+    /// Every claimed file (the run id is read back from the name `claim` gave it).
+    func claimedFiles() -> [ClaimedFile] {
+        let active = root + "/active"
+        var files: [ClaimedFile] = []
+        for workflow in (try? FileSystem.entries(active)) ?? [] {
+            for file in (try? FileSystem.entries(active + "/" + workflow)) ?? [] {
+                guard let dot = file.firstIndex(of: "."), let runID = Int64(file[..<dot]) else { continue }
+                files.append(ClaimedFile(workflow: workflow, runID: runID, name: String(file[file.index(after: dot)...]),
+                                         path: active + "/" + workflow + "/" + file))
+            }
+        }
+        return files
+    }
+
     /// Moves a claimed file to done/<workflow>/; returns the new path.
     func finish(activePath: String, workflow: String) throws(SystemError) -> String {
         let name = String(activePath.split(separator: "/").last ?? "")

@@ -49,6 +49,56 @@ final class CrashRecoveryTests: XCTestCase {
         XCTAssertEqual(count(flowd, "spool/active/job/1.a.count"), ["before", "long", "after"], "before ran once, long was skipped")
     }
 
+    /// Found by the crash harness: a run left interrupted by one recovery was failed by
+    /// the next restart (its interrupted attempt was read as a finished failure).
+    func testAnInterruptedRunStaysInterruptedAcrossAnotherRestart() throws {
+        let flowd = try FlowdHarness(workflows: ["job.yaml": Self.workflow(idempotent: false)])
+        try flowd.start()
+        try flowd.drop("x", workflow: "job", name: "a")
+        try flowd.waitUntil("the long step runs") { flowd.exists("spool/active/job/1.a.started") }
+        try flowd.stop(signal: SIGKILL)
+        try flowd.start()
+        try flowd.waitUntil("the run is interrupted") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "interrupted" }
+
+        for signal in [SIGKILL, SIGTERM] {
+            _ = try flowd.stop(signal: signal)
+            try flowd.start()
+            let run = try flowd.flowadm("show", "1", "--json").json()
+            XCTAssertEqual(run["status"], "interrupted", "still waiting for an operator after a restart (signal \(signal))")
+            XCTAssertEqual(run["attempts"]?.arrayValue?.map { $0["status"] }, ["succeeded", "interrupted"])
+        }
+        XCTAssertEqual(flowd.flowadm("skip", "1", "long").status, 0)
+        XCTAssertEqual(try flowd.waitForRun(1)["status"], "succeeded")
+        XCTAssertEqual(count(flowd, "spool/active/job/1.a.count"), ["before", "long", "after"])
+    }
+
+    /// SIGTERM with a step still running after shutdown_grace: the step is stopped and
+    /// journaled interrupted; the next start applies the recovery rules to it (it does not
+    /// fail the run).
+    func testAStepStoppedAfterTheShutdownGraceFollowsTheRecoveryRules() throws {
+        let flowd = try FlowdHarness(
+            workflows: ["job.yaml": Self.workflow(idempotent: false).replacingOccurrences(of: "timeout: 2s", with: "timeout: 60s"),
+                        "safe.yaml": Self.workflow(idempotent: true).replacingOccurrences(of: "timeout: 2s", with: "timeout: 60s")
+                            .replacingOccurrences(of: "sleep 30", with: #"test -f "$FLOWD_TRIGGER_FILE.again" || { touch "$FLOWD_TRIGGER_FILE.again"; sleep 30; }"#)],
+            configuration: "shutdown_grace: 1s\n")
+        try flowd.start()
+        try flowd.drop("x", workflow: "job", name: "a")
+        try flowd.drop("x", workflow: "safe", name: "b")
+        try flowd.waitUntil("both long steps run") {
+            flowd.exists("spool/active/job/1.a.started") && flowd.exists("spool/active/safe/2.b.started")
+        }
+        let stopping = Date()
+        XCTAssertEqual(try flowd.stop(signal: SIGTERM), 0, flowd.log)
+        XCTAssertLessThan(Date().timeIntervalSince(stopping), 20, "the grace is 1 s, the kill 5 s after SIGTERM")
+
+        try flowd.start()
+        let safe = try flowd.waitForRun(2)
+        XCTAssertEqual(safe["status"], "succeeded", "the idempotent step ran again by itself")
+        XCTAssertEqual(count(flowd, "spool/active/safe/2.b.count"), ["before", "long", "long", "after"])
+        try flowd.waitUntil("run 1 is interrupted") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "interrupted" }
+        XCTAssertEqual(count(flowd, "spool/active/job/1.a.count"), ["before", "long"], "nothing ran again by itself")
+    }
+
     func testResumeRerunsAndIdempotentStepsRerunByThemselves() throws {
         let flowd = try FlowdHarness(workflows: [
             "job.yaml": Self.workflow(idempotent: false),

@@ -75,7 +75,11 @@ extension Engine {
     func consumeRecorded(_ runID: Int64, _ recorded: RecordedStep, step: StepDefinition, frameFailed: Bool) {
         guard var run = runs[runID] else { return }
         var current = CurrentStep(definition: step, sequence: recorded.sequence, attempt: recorded.attempts, needsWorker: false)
-        if recorded.finished {
+        // An attempt recorded `interrupted` (by a SIGTERM stop, or by an earlier recovery
+        // whose run then waited for an operator) is decided again like one in flight: a
+        // second restart must not turn it into a failure.
+        let interrupted = recorded.finished && recorded.status == "interrupted"
+        if recorded.finished && !interrupted {
             switch recorded.status {
             case "skipped":
                 run.frames[run.frames.count - 1].index += 1
@@ -110,11 +114,13 @@ extension Engine {
             runs[runID] = run
             return
         }
-        let now = WallClock.nowMicroseconds()
-        journal.submit([.attemptFinished(AttemptEnd(runID: runID, stepIndex: recorded.sequence, attempt: recorded.attempts,
-                                                    status: "interrupted", endedAt: now, exitCode: nil, signal: nil,
-                                                    standardOutput: "", standardError: "", standardOutputBytes: 0,
-                                                    standardErrorBytes: 0, error: "the daemon stopped during this attempt"))])
+        if !interrupted {
+            let now = WallClock.nowMicroseconds()
+            journal.submit([.attemptFinished(AttemptEnd(runID: runID, stepIndex: recorded.sequence, attempt: recorded.attempts,
+                                                        status: "interrupted", endedAt: now, exitCode: nil, signal: nil,
+                                                        standardOutput: "", standardError: "", standardOutputBytes: 0,
+                                                        standardErrorBytes: 0, error: "the daemon stopped during this attempt"))])
+        }
         let safeToRepeat: Bool
         switch step.kind {
         case .approval, .sleep: safeToRepeat = true  // asking again or waiting again does nothing outside

@@ -49,6 +49,7 @@ extension Engine {
         armSchedules(catchingUp: true)
         rescanSpool()
         scheduleRescan()
+        startRetention()
         publishCountsNow()
     }
 
@@ -195,6 +196,7 @@ extension Engine {
         journal.submit([]) { [self] _ in
             loop.execute { [self] in
                 workers.shutdown()
+                retention?.stop()
                 journal.close()
                 onStopped?()
             }

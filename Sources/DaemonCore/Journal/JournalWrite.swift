@@ -76,6 +76,9 @@ public enum JournalWrite: Sendable {
     case scheduleFired(workflow: String, schedule: String, slot: Int64)
     /// Marks attempts still recorded as running as interrupted (their process is gone).
     case runningAttemptsInterrupted(runID: Int64, at: Int64)
+    /// Retention: deletes these runs with their attempts and events; a run that is not
+    /// finished (succeeded, failed, cancelled) is left alone whatever the caller thought.
+    case runsPruned(ids: [Int64])
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
@@ -139,6 +142,13 @@ public enum JournalWrite: Sendable {
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'
                 WHERE run_id = ? AND status = 'running'
                 """, [.integer(at), .integer(runID)])
+        case .runsPruned(let ids):
+            // One JSON array parameter keeps each statement cached whatever the batch size.
+            let list = JSONValue.array(ids.map(JSONValue.int)).serialized()
+            let finished = "SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('succeeded', 'failed', 'cancelled')"
+            try connection.execute("DELETE FROM step_attempts WHERE run_id IN (\(finished))", [.text(list)])
+            try connection.execute("DELETE FROM run_events WHERE run_id IN (\(finished))", [.text(list)])
+            try connection.execute("DELETE FROM runs WHERE id IN (\(finished))", [.text(list)])
         }
     }
 }

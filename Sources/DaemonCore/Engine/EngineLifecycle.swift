@@ -40,6 +40,7 @@ extension Engine {
         try watchDefinitions()
         let reader = try JournalReader(path: journal.path)
         nextRunID = max(nextRunID, highestClaimedRunID() + 1)
+        stopOrphanedProcesses(reader)
         try recoverUnfinishedRuns(reader)
         scheduleBook.lastFired = try reader.scheduleSlots()
         pausedWorkflows = try reader.pausedWorkflows()

@@ -96,5 +96,9 @@ enum JournalSchema {
             CREATE INDEX runs_finished_by_workflow ON runs (workflow, id) WHERE status IN ('succeeded', 'failed', 'cancelled');
             CREATE INDEX runs_finished_by_end ON runs (ended_at) WHERE status IN ('succeeded', 'failed', 'cancelled');
             """),
+        SQLiteMigration(name: "step attempt process ids and start times (orphans after a crash)", sql: """
+            ALTER TABLE step_attempts ADD COLUMN pid INTEGER;
+            ALTER TABLE step_attempts ADD COLUMN pid_start_time INTEGER;
+            """),
     ]
 }

@@ -79,6 +79,9 @@ public enum JournalWrite: Sendable {
     /// Retention: deletes these runs with their attempts and events; a run that is not
     /// finished (succeeded, failed, cancelled) is left alone whatever the caller thought.
     case runsPruned(ids: [Int64])
+    /// A step attempt's process was spawned: its pid (also its process group) and its
+    /// start time from /proc/PID/stat, so a restart after a crash can find it again.
+    case attemptProcess(runID: Int64, stepIndex: Int, attempt: Int, pid: Int32, startTime: UInt64)
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
@@ -142,6 +145,11 @@ public enum JournalWrite: Sendable {
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'
                 WHERE run_id = ? AND status = 'running'
                 """, [.integer(at), .integer(runID)])
+        case .attemptProcess(let runID, let stepIndex, let attempt, let pid, let startTime):
+            try connection.execute("""
+                UPDATE step_attempts SET pid = ?, pid_start_time = ? WHERE run_id = ? AND step_index = ? AND attempt = ?
+                """, [.integer(Int64(pid)), .integer(Int64(bitPattern: startTime)), .integer(runID), .integer(Int64(stepIndex)),
+                       .integer(Int64(attempt))])
         case .runsPruned(let ids):
             // One JSON array parameter keeps each statement cached whatever the batch size.
             let list = JSONValue.array(ids.map(JSONValue.int)).serialized()

@@ -4,8 +4,9 @@
 // running, waiting, paused and interrupted runs are never pruned and do not count
 // toward `max_runs_per_workflow`. Per workflow the newest `max_runs_per_workflow`
 // finished runs (by id) are kept; any finished run that ended before the age cutoff goes.
-// Both queries use the partial indexes of the "retention" migration, so a batch costs
-// index lookups, not a scan of the runs table.
+// Both queries name the partial indexes of the "retention" migration (INDEXED BY):
+// without statistics SQLite would pick runs_by_status and scan every finished run per
+// batch. With them a batch costs index lookups.
 
 /// A run retention may delete, with the spool file its trigger left in done/ (if any).
 struct PrunableRun: Sendable, Equatable {
@@ -22,7 +23,7 @@ extension JournalReader {
         precondition(keep >= 1 && limit >= 1, "retention keeps at least one run and prunes at least one per batch")
         var selected: [Int64: String?] = [:]
         for row in try connection.query("""
-            SELECT id, spool_path FROM runs WHERE \(Self.finishedStatuses) AND ended_at < ? ORDER BY ended_at LIMIT ?
+            SELECT id, spool_path FROM runs INDEXED BY runs_finished_by_end WHERE \(Self.finishedStatuses) AND ended_at < ? ORDER BY ended_at LIMIT ?
             """, [.integer(cutoff), .integer(Int64(limit))]) {
             if let id = row.int("id") { selected[id] = row.string("spool_path") }
         }
@@ -32,10 +33,10 @@ extension JournalReader {
             workflow = next
             // The oldest run kept: the keep-th newest finished run of the workflow.
             guard let oldestKept = try connection.scalar("""
-                SELECT id FROM runs WHERE workflow = ? AND \(Self.finishedStatuses) ORDER BY id DESC LIMIT 1 OFFSET ?
+                SELECT id FROM runs INDEXED BY runs_finished_by_workflow WHERE workflow = ? AND \(Self.finishedStatuses) ORDER BY id DESC LIMIT 1 OFFSET ?
                 """, [.text(workflow), .integer(Int64(keep - 1))]).intValue else { continue }
             for row in try connection.query("""
-                SELECT id, spool_path FROM runs WHERE workflow = ? AND \(Self.finishedStatuses) AND id < ? ORDER BY id LIMIT ?
+                SELECT id, spool_path FROM runs INDEXED BY runs_finished_by_workflow WHERE workflow = ? AND \(Self.finishedStatuses) AND id < ? ORDER BY id LIMIT ?
                 """, [.text(workflow), .integer(oldestKept), .integer(Int64(limit - selected.count))]) {
                 if let id = row.int("id") { selected[id] = row.string("spool_path") }
             }

@@ -31,6 +31,8 @@ final class RetentionPruner: Sendable {
         var batches = 0
         /// The longest wait from submitting a batch to its commit.
         var longestBatch: Duration = .zero
+        /// The sum of those waits (the rest of `elapsed` is selection and unlinks).
+        var batchTime: Duration = .zero
         var elapsed: Duration = .zero
         var problems: [String] = []
     }
@@ -106,7 +108,9 @@ final class RetentionPruner: Sendable {
                 report.problems.append("retention could not delete \(batch.count) run(s): \(problem)")
                 return
             }
-            report.longestBatch = max(report.longestBatch, ContinuousClock.now - submitted)
+            let batchTime = ContinuousClock.now - submitted
+            report.longestBatch = max(report.longestBatch, batchTime)
+            report.batchTime += batchTime
             report.batches += 1
             report.runs += batch.count
             for path in batch.compactMap(\.spoolPath) where isInDone(path) {

@@ -157,6 +157,6 @@ final class RetentionPrunerTests: XCTestCase {
         XCTAssertEqual(try count("step_attempts"), 2000)
         XCTAssertEqual(try count("run_events"), 1000)
         print("retention: pruned \(report.runs) runs in \(report.elapsed.milliseconds) ms, \(report.batches) batches, "
-              + "longest batch \(report.longestBatch.milliseconds) ms")
+              + "\(report.batchTime.milliseconds) ms of them in write transactions, longest batch \(report.longestBatch.milliseconds) ms")
     }
 }

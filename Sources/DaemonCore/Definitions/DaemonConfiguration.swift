@@ -84,8 +84,12 @@ public struct DaemonConfiguration: Sendable {
                 configuration.retentionMaxRunsPerWorkflow = reader.integer(count, what: "retention.max_runs_per_workflow", range: 1...100_000_000)
                     ?? configuration.retentionMaxRunsPerWorkflow
             }
-            if let interval = retention["interval"] {
-                configuration.retentionInterval = reader.duration(interval, what: "retention.interval") ?? configuration.retentionInterval
+            if let node = retention["interval"], let interval = reader.duration(node, what: "retention.interval") {
+                if interval >= .milliseconds(100) {
+                    configuration.retentionInterval = interval
+                } else {
+                    reader.report(node, "retention.interval must be at least 100ms")
+                }
             }
         }
         if let node = members["spool"], let spool = reader.mapping(node, what: "spool", allowed: ["max_file_size", "rescan_interval"]) {

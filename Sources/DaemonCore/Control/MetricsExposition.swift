@@ -33,6 +33,8 @@ enum MetricsExposition {
         family("flowd_definition_errors", "gauge", "Definition files that failed to load.", [([], String(snapshot.definitionErrors.count))])
         family("flowd_journal_runs", "gauge", "Runs in the journal by workflow and status (retained history).",
                runCounts.map { ([("workflow", $0.workflow), ("status", $0.status)], String($0.count)) })
+        family("flowd_runs_pruned_total", "counter", "Finished runs deleted by retention since the daemon started.",
+               [([], String(snapshot.runsPruned))])
         family("flowd_spool_pending_files", "gauge", "Files waiting in incoming/ by workflow.",
                spool.pending.sorted { $0.key < $1.key }.map { ([("workflow", $0.key)], String($0.value)) })
         family("flowd_spool_rejected_files", "gauge", "Files in rejected/.", [([], String(spool.rejected))])

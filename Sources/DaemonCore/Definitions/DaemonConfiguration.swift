@@ -18,6 +18,8 @@ public struct DaemonConfiguration: Sendable {
     public var journalSynchronous: JournalSynchronous = .normal
     public var retentionMaxAge: Duration = .seconds(30 * 86_400)
     public var retentionMaxRunsPerWorkflow: Int = 10_000
+    /// How often the retention pass runs (the first one runs shortly after start).
+    public var retentionInterval: Duration = .seconds(60)
     public var spoolMaxFileSize: Int = 1024 * 1024
     public var spoolRescanInterval: Duration = .seconds(60)
     public var outputLimit: Int = 64 * 1024
@@ -76,11 +78,18 @@ public struct DaemonConfiguration: Sendable {
                 reader.report(synchronousNode, "journal.synchronous must be normal or full; found \"\(text)\"")
             }
         }
-        if let node = members["retention"], let retention = reader.mapping(node, what: "retention", allowed: ["max_age", "max_runs_per_workflow"]) {
+        if let node = members["retention"], let retention = reader.mapping(node, what: "retention", allowed: ["max_age", "max_runs_per_workflow", "interval"]) {
             if let age = retention["max_age"] { configuration.retentionMaxAge = reader.duration(age, what: "retention.max_age") ?? configuration.retentionMaxAge }
             if let count = retention["max_runs_per_workflow"] {
                 configuration.retentionMaxRunsPerWorkflow = reader.integer(count, what: "retention.max_runs_per_workflow", range: 1...100_000_000)
                     ?? configuration.retentionMaxRunsPerWorkflow
+            }
+            if let node = retention["interval"], let interval = reader.duration(node, what: "retention.interval") {
+                if interval >= .milliseconds(100) {
+                    configuration.retentionInterval = interval
+                } else {
+                    reader.report(node, "retention.interval must be at least 100ms")
+                }
             }
         }
         if let node = members["spool"], let spool = reader.mapping(node, what: "spool", allowed: ["max_file_size", "rescan_interval"]) {

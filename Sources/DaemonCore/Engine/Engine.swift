@@ -68,6 +68,8 @@ public final class Engine: @unchecked Sendable {
     /// Cron slots fired, and the timers of the next ones.
     var scheduleBook = ScheduleBook()
     var scheduleTimers: [EventLoop.TimerID] = []
+    /// Prunes finished runs past `retention.*` (EngineRetention.swift); nil until start.
+    var retention: RetentionPruner?
     /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
     var runWaiters: [Int64: [(String) -> Void]] = [:]
     /// The daemon's environment minus what children must never see.

@@ -40,6 +40,7 @@ extension Engine {
         try watchDefinitions()
         let reader = try JournalReader(path: journal.path)
         nextRunID = max(nextRunID, highestClaimedRunID() + 1)
+        stopOrphanedProcesses(reader)
         try recoverUnfinishedRuns(reader)
         scheduleBook.lastFired = try reader.scheduleSlots()
         pausedWorkflows = try reader.pausedWorkflows()
@@ -49,6 +50,7 @@ extension Engine {
         armSchedules(catchingUp: true)
         rescanSpool()
         scheduleRescan()
+        startRetention()
         publishCountsNow()
     }
 
@@ -195,6 +197,7 @@ extension Engine {
         journal.submit([]) { [self] _ in
             loop.execute { [self] in
                 workers.shutdown()
+                retention?.stop()
                 journal.close()
                 onStopped?()
             }

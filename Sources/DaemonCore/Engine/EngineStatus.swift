@@ -20,6 +20,8 @@ public struct EngineSnapshot: Sendable {
     /// Connector manifests in force, with their actions and credentials (present or not).
     public var connectors: [JSONValue] = []
     public var connectorErrors: [JSONValue] = []
+    /// Runs deleted by retention since the daemon started.
+    public var runsPruned: Int = 0
 }
 
 /// The latest snapshot, guarded by a Mutex.

@@ -28,12 +28,13 @@ extension Engine {
                 let outputOwner: (uid: UInt32, gid: UInt32)?
                 (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
                                                                          context: context, outputPath: outputPath)
+                let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
                 job = { [outputDirectory] in
                     try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
                     try? FileSystem.removeFile(outputPath)
                     try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
                     if let owner = outputOwner { _ = chown(outputPath, owner.uid, owner.gid) }
-                    let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation) }
+                    let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
                     let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
                     try? FileSystem.removeFile(outputPath)
                     return .process(ProcessAttemptResult(outcome: result, outputFile: written))

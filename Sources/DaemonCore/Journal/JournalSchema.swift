@@ -92,5 +92,13 @@ enum JournalSchema {
             ALTER TABLE definitions ADD COLUMN source TEXT;
             ALTER TABLE runs ADD COLUMN replay_of INTEGER;
             """),
+        SQLiteMigration(name: "retention: finished runs by workflow and by end time", sql: """
+            CREATE INDEX runs_finished_by_workflow ON runs (workflow, id) WHERE status IN ('succeeded', 'failed', 'cancelled');
+            CREATE INDEX runs_finished_by_end ON runs (ended_at) WHERE status IN ('succeeded', 'failed', 'cancelled');
+            """),
+        SQLiteMigration(name: "step attempt process ids and start times (orphans after a crash)", sql: """
+            ALTER TABLE step_attempts ADD COLUMN pid INTEGER;
+            ALTER TABLE step_attempts ADD COLUMN pid_start_time INTEGER;
+            """),
     ]
 }

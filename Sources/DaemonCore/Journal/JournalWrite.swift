@@ -76,6 +76,12 @@ public enum JournalWrite: Sendable {
     case scheduleFired(workflow: String, schedule: String, slot: Int64)
     /// Marks attempts still recorded as running as interrupted (their process is gone).
     case runningAttemptsInterrupted(runID: Int64, at: Int64)
+    /// Retention: deletes these runs with their attempts and events; a run that is not
+    /// finished (succeeded, failed, cancelled) is left alone whatever the caller thought.
+    case runsPruned(ids: [Int64])
+    /// A step attempt's process was spawned: its pid (also its process group) and its
+    /// start time from /proc/PID/stat, so a restart after a crash can find it again.
+    case attemptProcess(runID: Int64, stepIndex: Int, attempt: Int, pid: Int32, startTime: UInt64)
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
@@ -139,6 +145,18 @@ public enum JournalWrite: Sendable {
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'
                 WHERE run_id = ? AND status = 'running'
                 """, [.integer(at), .integer(runID)])
+        case .attemptProcess(let runID, let stepIndex, let attempt, let pid, let startTime):
+            try connection.execute("""
+                UPDATE step_attempts SET pid = ?, pid_start_time = ? WHERE run_id = ? AND step_index = ? AND attempt = ?
+                """, [.integer(Int64(pid)), .integer(Int64(bitPattern: startTime)), .integer(runID), .integer(Int64(stepIndex)),
+                       .integer(Int64(attempt))])
+        case .runsPruned(let ids):
+            // One JSON array parameter keeps each statement cached whatever the batch size.
+            let list = JSONValue.array(ids.map(JSONValue.int)).serialized()
+            let finished = "SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('succeeded', 'failed', 'cancelled')"
+            try connection.execute("DELETE FROM step_attempts WHERE run_id IN (\(finished))", [.text(list)])
+            try connection.execute("DELETE FROM run_events WHERE run_id IN (\(finished))", [.text(list)])
+            try connection.execute("DELETE FROM runs WHERE id IN (\(finished))", [.text(list)])
         }
     }
 }

@@ -27,8 +27,11 @@ public enum ProcessRunner {
     ///
     /// A cancellation that fired before the call returns an outcome with pid 0,
     /// `cancelled` set and termination `.signaled(SIGTERM)`, without spawning.
+    ///
+    /// `onSpawn` is called with the child's pid right after the spawn, before anything
+    /// is awaited (the engine journals it to find orphans after a crash).
     public static func run(
-        _ spec: ProcessSpec, cancellation: ProcessCancellation? = nil
+        _ spec: ProcessSpec, cancellation: ProcessCancellation? = nil, onSpawn: ((Int32) -> Void)? = nil
     ) throws(SystemError) -> ProcessOutcome {
         precondition(spec.outputLimit >= 0, "ProcessSpec.outputLimit must not be negative")
         let startedAt = ContinuousClock.now
@@ -55,6 +58,7 @@ public enum ProcessRunner {
         }
         let pid = try ProcessSystem.spawn(
             spec, standardInput: input?.read, standardOutput: output.write, standardError: error.write)
+        onSpawn?(pid)
         descriptors.close(output.write)
         descriptors.close(error.write)
         if let input { descriptors.close(input.read) }

@@ -182,3 +182,78 @@ enum ProcessSystem {
         precondition(result == 0 || errno != EBADF, "close(\(descriptor)): not open, a bug in flowd")
     }
 }
+
+extension ProcessSystem {
+    /// What /proc/PID/stat says about a process: its state letter, process group and
+    /// start time (field 22, clock ticks after boot). nil when there is no such process.
+    static func processStat(_ pid: Int32) -> (state: Character, group: Int32, startTime: UInt64)? {
+        let path = "/proc/\(pid)/stat"
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 1024)
+        let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: bytes[..<count], as: UTF8.self)
+        // The command name may hold spaces and parentheses: fields start after the last ")".
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first, let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+        return (state, group, start)
+    }
+
+    /// Pidfds of the processes in `group` started at or after `startedAt` (clock ticks
+    /// after boot), read from /proc. A process that exits meanwhile is left out.
+    static func openGroupMembers(_ group: Int32, startedAt: UInt64) -> [(pid: Int32, descriptor: Int32)] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var members: [(pid: Int32, descriptor: Int32)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard let pid = Int32(name), let stat = processStat(pid), stat.group == group, stat.state != "Z",
+                  stat.startTime >= startedAt, let descriptor = try? openPidDescriptor(pid) else { continue }
+            // Checked again through the pidfd's process: the pid may have been reused in between.
+            guard processStat(pid)?.group == group else {
+                close(descriptor)
+                continue
+            }
+            members.append((pid, descriptor))
+        }
+        return members
+    }
+
+    /// Waits until every pidfd in `members` reports its exit or `deadline` passes; closes
+    /// them all and returns the pids still running.
+    static func waitForExit(_ members: [(pid: Int32, descriptor: Int32)], until deadline: ContinuousClock.Instant) -> [Int32] {
+        var running = members
+        defer { for member in running { close(member.descriptor) } }
+        while !running.isEmpty {
+            let left = deadline - .now
+            guard left > .zero else { break }
+            var pollSet = running.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+            guard (try? poll(&pollSet, timeout: Int32(clamping: left.milliseconds + 1))) != nil else { break }
+            for entry in pollSet where entry.revents != 0 {
+                close(entry.fd)
+                running.removeAll { $0.descriptor == entry.fd }
+            }
+        }
+        return running.map(\.pid)
+    }
+
+    /// SIGKILL to `pid` itself: only for a process known to be running (its pidfd did not
+    /// report an exit), so the pid cannot have been reused.
+    static func killRunning(_ pid: Int32) {
+        _ = Glibc.kill(pid, SIGKILL)
+    }
+}
+
+extension ProcessSystem {
+    /// Sends `signal` to the process group `group` only (never to a single pid: the
+    /// caller is not its parent, so the pid may have been reused). ESRCH is not an error.
+    static func signalGroupOnly(_ group: Int32, _ signal: Int32) {
+        precondition(group > 1, "signalGroupOnly needs a real process group id")
+        _ = kill(-group, signal)
+    }
+}

@@ -20,6 +20,8 @@ public struct EngineSnapshot: Sendable {
     /// Connector manifests in force, with their actions and credentials (present or not).
     public var connectors: [JSONValue] = []
     public var connectorErrors: [JSONValue] = []
+    /// Whether the journal can be written (not: since when, the error).
+    public var journal = JournalHealth()
 }
 
 /// The latest snapshot, guarded by a Mutex.

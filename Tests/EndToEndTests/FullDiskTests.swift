@@ -94,7 +94,9 @@ final class FullDiskTests: XCTestCase {
                        "files dropped during the outage are not claimed")
         XCTAssertTrue(flowd.daemon?.isRunning == true)
 
-        // Space returns: flowd recovers without help.
+        // The outage lasts a few backoff rounds (0.5 s, 1 s, 2 s ...); space returns and
+        // flowd recovers without help.
+        try flowd.waitUntil("four failed commits", timeout: 20) { (try self.journalStatus(flowd)["retries"]?.intValue ?? 0) >= 4 }
         let retries = try journalStatus(flowd)["retries"]?.intValue ?? 0
         try FileManager.default.removeItem(atPath: flowd.path("state/filler"))
         let freedAt = Date()
@@ -118,6 +120,7 @@ final class FullDiskTests: XCTestCase {
         XCTAssertEqual(log.components(separatedBy: "journal writable again after").count - 1, 1, "one notice on the way up")
         print("full disk: outage seen for \(String(format: "%.1f", freedAt.timeIntervalSince(outageSeenAt))) s, "
               + "\(retries) failed commits before the space came back, recovered \(String(format: "%.2f", recovery)) s after")
+        if ProcessInfo.processInfo.environment["FLOWD_TEST_SHOW_LOG"] != nil { print(log) }
         XCTAssertEqual(try flowd.stop(), 0)
     }
 

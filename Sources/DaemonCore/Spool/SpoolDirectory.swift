@@ -111,6 +111,9 @@ struct SpoolDirectory {
                 candidate = directory + "/" + name + ".\(suffix)"
                 suffix += 1
                 continue
+            } catch {
+                try? FileSystem.removeFile(candidate + ".reason")  // ours, created but not written (ENOSPC)
+                throw error
             }
             do throws(SystemError) {
                 try FileSystem.renameWithoutReplacing(path, candidate)

@@ -124,6 +124,33 @@ final class FullDiskTests: XCTestCase {
         XCTAssertEqual(try flowd.stop(), 0)
     }
 
+    func testAStopDuringTheOutageEndsWithinTheGraceAndTheClaimedFileGetsItsRunAfterARestart() throws {
+        let flowd = try FlowdHarness(workflows: ["ingest.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: work
+                run: echo "handled $FLOWD_TRIGGER_NAME"
+            """], configuration: "shutdown_grace: 2s\n")
+        self.flowd = flowd
+        try mountState(flowd, options: "size=4m")
+        try flowd.start()
+        try fill(flowd.path("state/filler"))
+        try flowd.drop("a", workflow: "ingest", name: "a")
+        try flowd.waitUntil("flowd reports the journal not writable") { try self.journalStatus(flowd)["writable"] == false }
+        try flowd.waitUntil("the file is claimed") { flowd.exists("spool/active/ingest/1.a") }
+        let stopping = Date()
+        XCTAssertEqual(try flowd.stop(timeout: 20), 0)
+        let stopTime = Date().timeIntervalSince(stopping)
+        XCTAssertLessThan(stopTime, 12, "the writer gives up after shutdown_grace (2s)")
+        XCTAssertTrue(flowd.exists("spool/active/ingest/1.a"), "the claimed file is kept in active/")
+
+        try FileManager.default.removeItem(atPath: flowd.path("state/filler"))
+        try flowd.start()
+        try flowd.waitUntil("the claimed file has its run") { try self.succeededNames(flowd) == ["a"] }
+        XCTAssertEqual(try runNames(flowd), ["a"], "exactly one run")
+        print("full disk: stop during the outage took \(String(format: "%.1f", stopTime)) s (shutdown_grace 2s)")
+    }
+
     func testAReadOnlyStateDirectoryFailsTheStartWithOneClearLine() throws {
         let flowd = try FlowdHarness(workflows: [:])
         self.flowd = flowd

@@ -151,6 +151,37 @@ final class FullDiskTests: XCTestCase {
         print("full disk: stop during the outage took \(String(format: "%.1f", stopTime)) s (shutdown_grace 2s)")
     }
 
+    func testWatchdogPingsGoOnAndStatusSaysSoWhileTheWriterRetries() throws {
+        let flowd = try FlowdHarness(workflows: ["ingest.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: work
+                run: echo "handled $FLOWD_TRIGGER_NAME"
+            """])
+        self.flowd = flowd
+        try mountState(flowd, options: "size=4m")
+        let notify = try NotifySocketListener()
+        flowd.environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": nil]
+        try flowd.start()
+        _ = try notify.next(containing: "READY=1", timeout: 20, log: flowd.log)
+        try fill(flowd.path("state/filler"))
+        try flowd.drop("a", workflow: "ingest", name: "a")
+        let status = try notify.next(containing: "STATUS=JOURNAL NOT WRITABLE (", timeout: 15, log: flowd.log)
+        XCTAssertTrue(status.contains("full"), status)
+        let first = notify.received.count
+        notify.collect(for: 1.5)
+        let pings = notify.received[first...].filter { $0.text == "WATCHDOG=1" }
+        XCTAssertGreaterThanOrEqual(pings.count, 5, "a retrying writer is alive: pings go on (one per 200 ms)")
+        XCTAssertEqual(try journalStatus(flowd)["writable"], false, "still retrying while the pings went on")
+        try FileManager.default.removeItem(atPath: flowd.path("state/filler"))
+        try flowd.waitUntil("STATUS= loses its prefix", timeout: 20) {
+            let last = notify.received.last { $0.text.contains("STATUS=") }
+            return last.map { !$0.text.contains("JOURNAL NOT WRITABLE") } ?? false
+        }
+        try flowd.waitUntil("the file's run succeeded") { try self.succeededNames(flowd) == ["a"] }
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
     func testAReadOnlyStateDirectoryFailsTheStartWithOneClearLine() throws {
         let flowd = try FlowdHarness(workflows: [:])
         self.flowd = flowd

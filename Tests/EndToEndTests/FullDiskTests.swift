@@ -89,6 +89,9 @@ final class FullDiskTests: XCTestCase {
         let trigger = flowd.flowadm("trigger", "ingest")
         XCTAssertEqual(trigger.status, 1)
         XCTAssertTrue(trigger.standardError.contains("not writable"), trigger.standardError)
+        let replay = flowd.flowadm("replay", "1")
+        XCTAssertEqual(replay.status, 1)
+        XCTAssertTrue(replay.standardError.contains("not writable"), replay.standardError)
         let waiting = try FileManager.default.contentsOfDirectory(atPath: incoming)
         XCTAssertEqual(Set(waiting.filter { $0.hasPrefix("late-") }), ["late-1", "late-2", "late-3"],
                        "files dropped during the outage are not claimed")

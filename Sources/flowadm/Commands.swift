@@ -76,7 +76,16 @@ enum Commands {
             runs:      \(reply["running"]?.intValue ?? 0) running, \(reply["queued"]?.intValue ?? 0) queued, \(reply["waiting"]?.intValue ?? 0) waiting
             workers:   \(reply["busy_workers"]?.intValue ?? 0) of \(reply["workers"]?.intValue ?? 0) busy
             workflows: \(reply["workflows"]?.intValue ?? 0) loaded, \(reply["definition_errors"]?.intValue ?? 0) file(s) with errors
+            journal:   \(journalLine(reply["journal"]))
             """)
+    }
+
+    /// "writable", or "NOT WRITABLE since <local time>: <error> (N failed commits, retrying)".
+    static func journalLine(_ journal: JSONValue?) -> String {
+        guard let journal, journal["writable"]?.boolValue == false else { return "writable" }
+        let retries = journal["retries"]?.intValue ?? 0
+        return "NOT WRITABLE since \(Output.localTime(journal["since"])): \(journal["error"]?.stringValue ?? "unknown error")"
+            + " (\(retries) failed commit\(retries == 1 ? "" : "s"), retrying; no new runs are taken)"
     }
 
     static func workflows(_ invocation: Invocation) throws {

@@ -121,8 +121,14 @@ enum ControlInterface {
           queued: int,
           waiting: int,
           workflows: int,
-          definition_errors: int
+          definition_errors: int,
+          journal: JournalStatus
         )
+
+        # Whether the journal can be written. While it cannot (a full disk, a read-only
+        # state directory), `since` and `error` say since when and why, `retries` counts
+        # the failed commits of the batch kept for retry; no new runs are taken meanwhile.
+        type JournalStatus (writable: bool, since: ?string, error: ?string, retries: int)
 
         # Loaded workflows, and the definition files that failed to load.
         method ListWorkflows() -> (workflows: []Workflow, errors: []DefinitionProblem)
@@ -215,7 +221,7 @@ enum ControlInterface {
         # The run has already ended.
         error RunEnded (message: string)
 
-        # flowd is stopping and takes no new runs.
+        # flowd takes no new runs: it is stopping, or its journal is not writable.
         error NotAccepting (message: string)
 
         # The journal could not be read.

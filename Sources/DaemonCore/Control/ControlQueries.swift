@@ -23,6 +23,12 @@ extension ControlService {
             "waiting": .int(Int64(snapshot.waiting)),
             "workflows": .int(Int64(snapshot.workflows.count)),
             "definition_errors": .int(Int64(snapshot.definitionErrors.count)),
+            "journal": .object([
+                "writable": .bool(snapshot.journal.isWritable),
+                "since": snapshot.journal.notWritableSince.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null,
+                "error": snapshot.journal.error.map(JSONValue.string) ?? .null,
+                "retries": .int(Int64(snapshot.journal.retries)),
+            ]),
         ])
     }
 

@@ -57,6 +57,9 @@ extension ControlService {
             guard mayAct(peer, on: engine.definitions.workflows[workflow] ?? request.definition) else {
                 return denied(reply, peer, "replay run \(originalID)")
             }
+            if let refusal = engine.journalRefusal {
+                return reply.error("io.flowd.Control.NotAccepting", ["message": .string(refusal)])
+            }
             switch engine.replay(request) {
             case .failure(let problem):
                 reply.error("io.flowd.Control.InvalidState", ["message": .string(problem.message)])

@@ -145,6 +145,9 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
             guard let definition else {
                 return reply.error("io.flowd.Control.NotFound", ["kind": "workflow", "name": .string(workflow)])
             }
+            if let refusal = engine.journalRefusal {
+                return reply.error("io.flowd.Control.NotAccepting", ["message": .string(refusal)])
+            }
             guard let runID = engine.triggerManually(workflow: definition.name, payload: payload, byUID: peer.uid) else {
                 return reply.error("io.flowd.Control.NotAccepting", ["message": .string("flowd is stopping; no new runs")])
             }

@@ -37,6 +37,8 @@ enum MetricsExposition {
                [([], String(snapshot.runsPruned))])
         family("flowd_spool_pending_files", "gauge", "Files waiting in incoming/ by workflow.",
                spool.pending.sorted { $0.key < $1.key }.map { ([("workflow", $0.key)], String($0.value)) })
+        family("flowd_journal_writable", "gauge", "1 while the journal can be written; 0 while commits fail (full disk, read-only).",
+               [([], snapshot.journal.isWritable ? "1" : "0")])
         family("flowd_spool_rejected_files", "gauge", "Files in rejected/.", [([], String(spool.rejected))])
         return lines.joined(separator: "\n") + "\n"
     }

@@ -56,6 +56,7 @@ public final class Daemon {
             }
             try FileSystem.makeDirectories(paths.spoolDirectory + "/incoming", mode: 0o755)
         }
+        try Self.requireWritableDirectory(paths.stateDirectory)
         let lockDescriptor = try Self.lockStateDirectory(paths.stateDirectory)
         defer { close(lockDescriptor) }
         // Bound before any thread starts: binding briefly narrows the process umask.
@@ -138,7 +139,9 @@ public final class Daemon {
             loop: loop, notifier: notifier, interval: interval,
             probe: { answered in
                 guard engine.phase != .stopped else { return false }
-                journal.submit([]) { _ in answered() }
+                // Answered between commits and between the tries of a failing batch: a
+                // writer retrying on a full disk is alive; one hung inside SQLite is not.
+                journal.probe(answered)
                 return true
             },
             onUnhealthy: { waited in
@@ -177,6 +180,15 @@ public final class Daemon {
         var received: [Int32] = []
         while case let signalNumber = flowd_signalfd_read(descriptor), signalNumber > 0 { received.append(signalNumber) }
         return received
+    }
+
+    /// A state directory flowd cannot write (a read-only mount, a wrong owner) fails the
+    /// start with one line naming it, before anything else is tried there.
+    static func requireWritableDirectory(_ directory: String) throws {
+        guard access(directory, W_OK) != 0 else { return }
+        let code = errno
+        throw DaemonStartError("the state directory \(directory) is not writable: \(String(cString: strerror(code)))"
+                               + "; flowd needs it for its journal and lock")
     }
 
     /// Takes an exclusive lock on STATE/flowd.lock; fails if another flowd holds it.

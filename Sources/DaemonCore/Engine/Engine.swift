@@ -78,6 +78,10 @@ public final class Engine: @unchecked Sendable {
     let outputDirectory: String
     /// The working directory of steps without `cwd:` (STATE/work).
     let workDirectory: String
+    /// The journal writer's health as last reported (EngineJournalHealth.swift).
+    var journalHealth = JournalHealth()
+    /// Spool moves that failed (a full disk), tried again at each rescan.
+    var unfinishedSpoolMoves: [UnfinishedSpoolMove] = []
 
     public init(loop: EventLoop, configuration: DaemonConfiguration, paths: DaemonPaths, journal: RunJournal,
                 logger: DaemonLogger, statusBoard: EngineStatusBoard, notifier: SystemdNotifier, events: EventHub) {
@@ -144,7 +148,7 @@ public final class Engine: @unchecked Sendable {
         // A new run starts only while there is attempt capacity and no started run waits
         // for it: otherwise a big queue would line all its first steps up ahead of
         // everyone else's. Runs that only wait (sleep) or run in-process hold none.
-        while busyWorkers < attemptCapacity, readyRuns.isEmpty, let runID = nextQueuedRun() {
+        while busyWorkers < attemptCapacity, readyRuns.isEmpty, journalHealth.isWritable, let runID = nextQueuedRun() {
             begin(runID)
         }
         publishCounts()

@@ -23,6 +23,7 @@ extension Engine {
     }
 
     func start() throws {
+        observeJournalHealth()
         loadCredentials()
         try FileSystem.makeDirectories(workDirectory, mode: 0o755)
         try FileSystem.makeDirectories(outputDirectory, mode: 0o711)
@@ -173,6 +174,7 @@ extension Engine {
     func beginShutdown() {
         guard phase == .running || phase == .starting else { return }
         phase = .draining
+        journal.stopRetrying(after: configuration.shutdownGrace)
         publishCountsNow()
         notifier.stopping(status: "draining \(busyWorkers) running step(s)")
         logger.log(.notice, "stopping: waiting up to \(DurationText.format(configuration.shutdownGrace)) for \(busyWorkers) running step(s)",

@@ -10,6 +10,7 @@
 extension Engine {
     /// Looks at every workflow directory in incoming/.
     func rescanSpool() {
+        retryUnfinishedSpoolMoves()
         for workflow in spool.incomingWorkflows() {
             try? watcher?.watch(workflow: workflow)
             for name in spool.pendingFiles(workflow) {
@@ -19,7 +20,7 @@ extension Engine {
         }
     }
 
-    var acceptsNewRuns: Bool { phase == .running && queuedCount < configuration.maxQueuedRuns }
+    var acceptsNewRuns: Bool { phase == .running && journalHealth.isWritable && queuedCount < configuration.maxQueuedRuns }
 
     func handle(_ event: SpoolEvent) {
         switch event {
@@ -82,15 +83,19 @@ extension Engine {
         createRun(definition: definition, payload: payload, trigger: trigger, id: runID)
     }
 
-    private func reject(_ path: String, name: String, workflow: String, reason: String) {
+    func reject(_ path: String, name: String, workflow: String, reason: String) {
         do {
             let destination = try spool.reject(path: path, name: name, workflow: workflow, reason: reason)
             logger.log(.warning, "spool file rejected: \(reason); moved to \(destination)", id: .spoolRejected,
                        fields: ["FLOWD_WORKFLOW": workflow])
             events.publish(["kind": "spool_rejected", "file": .string(name), "reason": .string(reason)], runID: nil, workflow: workflow)
         } catch {
-            logger.log(.error, "could not move refused spool file \(path) to rejected/: \(error) (reason: \(reason))",
-                       fields: ["FLOWD_WORKFLOW": workflow])
+            // A file still in incoming/ is met again by the next rescan; a claimed one is
+            // remembered so that the rescan tries its move again.
+            let claimed = !path.hasPrefix(spool.incoming + "/")
+            logger.log(.error, "could not move refused spool file \(path) to rejected/: \(error) (reason: \(reason))"
+                       + (claimed ? "; trying again at the next rescan" : ""), fields: ["FLOWD_WORKFLOW": workflow])
+            if claimed { unfinishedSpoolMoves.append(.reject(path: path, name: name, workflow: workflow, reason: reason)) }
         }
     }
 }

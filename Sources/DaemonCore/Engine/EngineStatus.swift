@@ -22,6 +22,8 @@ public struct EngineSnapshot: Sendable {
     public var connectorErrors: [JSONValue] = []
     /// Runs deleted by retention since the daemon started.
     public var runsPruned: Int = 0
+    /// Whether the journal can be written (not: since when, the error).
+    public var journal = JournalHealth()
 }
 
 /// The latest snapshot, guarded by a Mutex.

@@ -266,12 +266,14 @@ extension Engine {
         if phase == .draining { drainIfIdle() }
     }
 
-    private func moveToDone(runID: Int64, workflow: String, activePath: String) {
+    func moveToDone(runID: Int64, workflow: String, activePath: String) {
         do {
             let donePath = try spool.finish(activePath: activePath, workflow: workflow)
             journal.submit([.runSpoolPath(runID: runID, path: donePath)])
         } catch {
-            logger.log(.error, "could not move \(activePath) to done/: \(error)", fields: ["FLOWD_RUN": "\(runID)"])
+            logger.log(.error, "could not move \(activePath) to done/: \(error); trying again at the next rescan",
+                       fields: ["FLOWD_RUN": "\(runID)"])
+            unfinishedSpoolMoves.append(.finish(runID: runID, workflow: workflow, activePath: activePath))
         }
     }
 }

@@ -52,6 +52,7 @@ extension Engine {
     }
 
     private func fireSchedule(_ key: ScheduleKey, _ trigger: ScheduleTrigger, slot: Int64, catchUp: Bool) {
+        if skipsScheduleSlot(key.workflow, schedule: trigger.text, slotText: WallClock.rfc3339(microseconds: slot * 1_000_000)) { return }
         guard phase == .running || phase == .starting, let definition = definitions.workflows[key.workflow],
               scheduleBook.markFired(key, slot: slot) else { return }
         let slotText = WallClock.rfc3339(microseconds: slot * 1_000_000)

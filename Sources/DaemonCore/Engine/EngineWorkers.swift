@@ -67,6 +67,8 @@ extension Engine {
                 loop.execute { [self] in
                     busyWorkers -= 1
                     logger.log(.error, "journal write failed; run \(runID) step \(step.id) not started", fields: ["FLOWD_RUN": "\(runID)"])
+                    // Given up at shutdown on a full disk: the drain must not wait for it.
+                    if phase == .draining { drainIfIdle() }
                 }
                 return
             }

@@ -4,28 +4,68 @@
 // everything queued, applies it in one transaction and commits (group commit: under load
 // one fsync covers many writes), then calls each completion with the outcome. A
 // completion runs on the writer thread, so it must only hand work to another thread
-// (typically EventLoop.execute). A failed batch is rolled back and its completions get
-// the error; the engine decides what to do (see docs/DESIGN.md on a full disk).
+// (typically EventLoop.execute).
+//
+// How it fails (issue 5): a batch that fails with a transient error (disk full, I/O
+// error, read-only, cannot open, busy, locked, out of memory) is rolled back and kept:
+// the writer retries it after 0.5 s, doubling to 10 s, until it commits, and its
+// completions run once, after that commit. Meanwhile `health` says "not writable since T:
+// error" and the health observer hears of every failed try and of the recovery. A
+// permanent error (a constraint) fails only the submission that caused it: the batch is
+// tried again with each submission in its own savepoint, and the others commit. Between
+// two tries the writer answers health probes (the watchdog's), so a degraded daemon is
+// still seen alive while a writer hung inside SQLite is not. After `stopRetrying(after:)`
+// (shutdown) a batch still failing past that deadline gets the error instead.
 
 import Foundation
+import Synchronization
+
+/// Whether the journal can be written, as its writer last found it.
+public struct JournalHealth: Sendable, Equatable {
+    /// When the first of the current run of failed commits happened (microseconds since
+    /// the epoch); nil while the journal is writable.
+    public var notWritableSince: Int64?
+    /// The last transient error, while not writable.
+    public var error: String?
+    /// Failed tries of the batch being retried (0 while writable).
+    public var retries: Int = 0
+
+    public var isWritable: Bool { notWritableSince == nil }
+
+    public init(notWritableSince: Int64? = nil, error: String? = nil, retries: Int = 0) {
+        self.notWritableSince = notWritableSince
+        self.error = error
+        self.retries = retries
+    }
+}
 
 /// The write side of the SQLite journal.
 public final class RunJournal: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Void, SQLiteError>) -> Void
+    public typealias HealthObserver = @Sendable (JournalHealth) -> Void
 
     private struct Submission {
         var writes: [JournalWrite]
         var completion: Completion?
     }
 
+    /// The pause after the first failed try of a batch, doubled after each further one.
+    static let firstRetryDelay = Duration.milliseconds(500)
+    static let maximumRetryDelay = Duration.seconds(10)
+
     public let path: String
     /// Owned by the writer thread once `start()` has run; before that, by the opener.
     private let connection: SQLiteConnection
-    /// Guards `pending`, `stopping` and `finished`.
+    /// Guards `pending`, `probes`, `stopping`, `finished` and `giveUpAt`.
     private let condition = NSCondition()
     private var pending: [Submission] = []
+    private var probes: [@Sendable () -> Void] = []
     private var stopping = false
     private var finished = false
+    /// Past this instant a failing batch is no longer retried (set at shutdown).
+    private var giveUpAt: ContinuousClock.Instant?
+    /// The health and who hears of its changes.
+    private let healthState = Mutex<(health: JournalHealth, observer: HealthObserver?)>((JournalHealth(), nil))
     /// The highest run id in the journal when it was opened.
     public let highestRunID: Int64
     /// Secret values never reach the journal: every write is redacted on submission.
@@ -50,6 +90,14 @@ public final class RunJournal: @unchecked Sendable {
         thread.start()
     }
 
+    /// Whether the journal is writable now (any thread).
+    public var health: JournalHealth { healthState.withLock { $0.health } }
+
+    /// `observer` is called on the writer thread after every failed try and on recovery.
+    public func observeHealth(_ observer: @escaping HealthObserver) {
+        healthState.withLock { $0.observer = observer }
+    }
+
     /// Queues `writes`; `completion` runs on the writer thread after they commit or fail.
     public func submit(_ writes: [JournalWrite], completion: Completion? = nil) {
         let redacted = writes.map { $0.redacted(by: credentials) }
@@ -60,8 +108,29 @@ public final class RunJournal: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Commits everything queued, then stops the writer thread and waits for it.
-    public func close() {
+    /// `answered` is called on the writer thread as soon as it is between two commits or
+    /// two tries of a failing batch: it proves the writer is not stuck inside SQLite.
+    public func probe(_ answered: @escaping @Sendable () -> Void) {
+        condition.lock()
+        probes.append(answered)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// From now on, a batch still failing `grace` from now gets its error instead of
+    /// another try (shutdown must end even on a full disk).
+    public func stopRetrying(after grace: Duration) {
+        condition.lock()
+        let deadline = ContinuousClock.now + grace
+        giveUpAt = min(giveUpAt ?? deadline, deadline)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Commits everything queued (retrying a failing batch for at most `grace`), then
+    /// stops the writer thread and waits for it.
+    public func close(retryingFor grace: Duration = .seconds(30)) {
+        stopRetrying(after: grace)
         condition.lock()
         stopping = true
         condition.signal()
@@ -72,34 +141,141 @@ public final class RunJournal: @unchecked Sendable {
     private func writerLoop() {
         while true {
             condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
+            while pending.isEmpty && probes.isEmpty && !stopping { condition.wait() }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
+            let answered = probes
+            probes.removeAll()
             let done = stopping && batch.isEmpty
             if done {
                 finished = true
                 condition.broadcast()
             }
             condition.unlock()
+            for probe in answered { probe() }
             if done { return }
-            commit(batch)
+            if !batch.isEmpty { commit(batch) }
         }
     }
 
+    /// Commits `batch`, retrying transient failures; then calls its completions.
     private func commit(_ batch: [Submission]) {
-        let outcome: Result<Void, SQLiteError>
+        var delay = Self.firstRetryDelay
+        var outcomes: [Result<Void, SQLiteError>]
+        while true {
+            switch attempt(batch) {
+            case .committed(let results):
+                outcomes = results
+                markWritable()
+            case .failed(let error):
+                markNotWritable(error)
+                if waitBeforeRetry(delay) {
+                    delay = min(delay * 2, Self.maximumRetryDelay)
+                    continue
+                }
+                outcomes = batch.map { _ in .failure(error) }
+            }
+            break
+        }
+        for (submission, outcome) in zip(batch, outcomes) { submission.completion?(outcome) }
+    }
+
+    private enum Attempt {
+        /// Committed; one outcome per submission (a permanent error fails its own only).
+        case committed([Result<Void, SQLiteError>])
+        /// Rolled back on a transient error: nothing of the batch is in the journal.
+        case failed(SQLiteError)
+    }
+
+    private func attempt(_ batch: [Submission]) -> Attempt {
+        // Barriers alone (empty submissions) need no transaction, which could fail.
+        if batch.allSatisfy({ $0.writes.isEmpty }) { return .committed(batch.map { _ in .success(()) }) }
         do {
             try connection.transaction {
                 for submission in batch {
                     for write in submission.writes { try write.apply(to: connection) }
                 }
             }
-            outcome = .success(())
+            return .committed(batch.map { _ in .success(()) })
+        } catch let error as SQLiteError where error.isTransient {
+            return .failed(error)
         } catch let error as SQLiteError {
-            outcome = .failure(error)
+            return batch.count == 1 ? .committed([.failure(error)]) : attemptIsolating(batch)
         } catch {
             preconditionFailure("journal write threw a non-SQLite error: \(error)")
         }
-        for submission in batch { submission.completion?(outcome) }
+    }
+
+    /// The batch again, each submission in its own savepoint: one that fails for good is
+    /// undone alone and gets its error; a transient error undoes the whole batch.
+    private func attemptIsolating(_ batch: [Submission]) -> Attempt {
+        var outcomes: [Result<Void, SQLiteError>] = []
+        do {
+            try connection.transaction {
+                for submission in batch {
+                    do {
+                        try connection.transaction {
+                            for write in submission.writes { try write.apply(to: connection) }
+                        }
+                        outcomes.append(.success(()))
+                    } catch let error as SQLiteError where !error.isTransient {
+                        outcomes.append(.failure(error))
+                    }
+                }
+            }
+            return .committed(outcomes)
+        } catch let error as SQLiteError where error.isTransient {
+            return .failed(error)
+        } catch let error as SQLiteError {
+            return .committed(batch.map { _ in .failure(error) })
+        } catch {
+            preconditionFailure("journal write threw a non-SQLite error: \(error)")
+        }
+    }
+
+    /// Waits `delay` (answering probes meanwhile); false when the batch must be given up.
+    private func waitBeforeRetry(_ delay: Duration) -> Bool {
+        let until = ContinuousClock.now + delay
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if !probes.isEmpty {
+                let answered = probes
+                probes.removeAll()
+                condition.unlock()
+                for probe in answered { probe() }
+                condition.lock()
+                continue
+            }
+            let now = ContinuousClock.now
+            if let giveUpAt, now >= giveUpAt { return false }
+            let wakeAt = min(until, giveUpAt ?? until)
+            if now >= wakeAt { return true }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Self.seconds(wakeAt - now)))
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
+    private func markNotWritable(_ error: SQLiteError) {
+        let (health, observer) = healthState.withLock { state in
+            state.health.notWritableSince = state.health.notWritableSince ?? WallClock.nowMicroseconds()
+            state.health.error = error.description
+            state.health.retries += 1
+            return (state.health, state.observer)
+        }
+        observer?(health)
+    }
+
+    private func markWritable() {
+        let observer: HealthObserver? = healthState.withLock { state in
+            guard !state.health.isWritable else { return nil }
+            state.health = JournalHealth()
+            return state.observer
+        }
+        observer?(JournalHealth())
     }
 }

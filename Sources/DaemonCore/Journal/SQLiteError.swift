@@ -49,6 +49,16 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// Another connection holds a conflicting lock (SQLITE_BUSY or SQLITE_LOCKED).
     public var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
 
+    /// A failure that may go away by itself, so a write is worth trying again: the disk
+    /// is full (SQLITE_FULL), an I/O error (SQLITE_IOERR), the file or its directory is
+    /// read-only or cannot be opened (SQLITE_READONLY, SQLITE_CANTOPEN), a lock is held
+    /// (SQLITE_BUSY, SQLITE_LOCKED), memory ran out (SQLITE_NOMEM), or the WAL lock
+    /// protocol failed (SQLITE_PROTOCOL).
+    public var isTransient: Bool {
+        [SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM,
+         SQLITE_PROTOCOL].contains(code)
+    }
+
     /// A UNIQUE, NOT NULL, CHECK or FOREIGN KEY constraint failed (SQLITE_CONSTRAINT).
     public var isConstraint: Bool { code == SQLITE_CONSTRAINT }
 

@@ -96,11 +96,35 @@ struct SpoolDirectory {
     }
 
     /// Moves a refused file to rejected/<workflow>/NAME (its name as the user dropped it)
-    /// and writes NAME.reason beside it.
+    /// with NAME.reason beside it. The reason is written first (created exclusively, it
+    /// also reserves the name), so a file never sits in rejected/ without it; when either
+    /// step fails (a full disk) the file stays where it was and the error is thrown.
     func reject(path: String, name: String, workflow: String, reason: String) throws(SystemError) -> String {
-        let destination = try moveAvoidingClash(path, into: root + "/rejected/" + workflow, name: name)
-        try? FileSystem.createFile(destination + ".reason", contents: Array((reason + "\n").utf8))
-        return destination
+        let directory = root + "/rejected/" + workflow
+        if (try? FileSystem.status(directory)) == nil { try FileSystem.makeDirectories(directory) }
+        var candidate = directory + "/" + name
+        var suffix = 1
+        while true {
+            do throws(SystemError) {
+                try FileSystem.createFile(candidate + ".reason", contents: Array((reason + "\n").utf8))
+            } catch where error.errno == EEXIST && suffix < 10_000 {
+                candidate = directory + "/" + name + ".\(suffix)"
+                suffix += 1
+                continue
+            } catch {
+                try? FileSystem.removeFile(candidate + ".reason")  // ours, created but not written (ENOSPC)
+                throw error
+            }
+            do throws(SystemError) {
+                try FileSystem.renameWithoutReplacing(path, candidate)
+                return candidate
+            } catch {
+                try? FileSystem.removeFile(candidate + ".reason")
+                guard error.errno == EEXIST && suffix < 10_000 else { throw error }
+                candidate = directory + "/" + name + ".\(suffix)"
+                suffix += 1
+            }
+        }
     }
 
     private func moveAvoidingClash(_ source: String, into directory: String, name: String) throws(SystemError) -> String {

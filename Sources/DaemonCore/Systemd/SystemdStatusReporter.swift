@@ -60,6 +60,12 @@ final class SystemdStatusReporter: @unchecked Sendable {
     /// The text for `systemctl status`: "2 running, 5 queued, 0 waiting (3 of 4 workers busy)",
     /// or while draining "stopping: 2 step(s) still running".
     static func statusLine(_ snapshot: EngineSnapshot) -> String {
+        let line = countsLine(snapshot)
+        guard !snapshot.journal.isWritable else { return line }
+        return "JOURNAL NOT WRITABLE (\(snapshot.journal.error ?? "unknown error")); " + line
+    }
+
+    private static func countsLine(_ snapshot: EngineSnapshot) -> String {
         switch snapshot.phase {
         case "draining":
             return "stopping: \(snapshot.busyWorkers) step(s) still running"

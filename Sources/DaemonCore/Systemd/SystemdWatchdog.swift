@@ -3,9 +3,10 @@
 //
 // The ping is sent from a timer on the engine loop, so a loop stuck in a handler sends
 // nothing. Each ping also starts a probe that must come back before the next ping: the
-// daemon's probe is an empty batch through the journal writer, answered on the loop,
-// so a writer thread hung in SQLite (a dead NFS mount, a stuck disk) stops the pings
-// too and systemd restarts flowd. A probe that cannot be started (the engine has
+// daemon's probe is answered by the journal writer between two commits (or two tries of
+// a batch it retries on a full disk: degraded is alive) and then on the loop, so a
+// writer thread hung in SQLite (a dead NFS mount, a stuck disk) stops the pings too and
+// systemd restarts flowd. A probe that cannot be started (the engine has
 // stopped and closed its journal) ends the pings: systemd no longer watches a stopping
 // service. Loop thread only; nothing here throws.
 

@@ -204,8 +204,11 @@ public final class Engine: @unchecked Sendable {
 
     func publishCountsNow() {
         var waiting = 0
-        for run in runs.values where run.state != .queued && run.state != .running { waiting += 1 }
-        let running = runs.count - queuedCount - waiting
+        var branches = 0
+        for run in runs.values {
+            if run.branchOf != nil { branches += 1 } else if run.state != .queued && run.state != .running { waiting += 1 }
+        }
+        let running = runs.count - branches - queuedCount - waiting
         let queued = queuedCount
         let busy = min(busyWorkers, workers.size)
         let phase = phase.rawValue

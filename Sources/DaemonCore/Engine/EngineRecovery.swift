@@ -92,7 +92,7 @@ extension Engine {
                 runs[runID] = run
                 if case .foreach(let foreach) = step.kind, recorded.status == "succeeded",
                    let items = try? Template.parse(foreach.items).evaluate(in: run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)).arrayValue {
-                    enterForeach(runID, step: step, loop: foreach, items: items)
+                    enterForeachItems(runID, step: step, loop: foreach, items: items)
                 } else {
                     let status = recorded.status == "reused" ? "succeeded" : recorded.status
                     stepEnded(runID, status: status, output: recorded.output, exitCode: recorded.exitCode, error: recorded.error)

@@ -92,5 +92,8 @@ enum JournalSchema {
             ALTER TABLE definitions ADD COLUMN source TEXT;
             ALTER TABLE runs ADD COLUMN replay_of INTEGER;
             """),
+        SQLiteMigration(name: "the foreach item a parallel item's attempt ran for", sql: """
+            ALTER TABLE step_attempts ADD COLUMN item INTEGER;
+            """),
     ]
 }

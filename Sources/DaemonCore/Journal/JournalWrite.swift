@@ -76,6 +76,8 @@ public enum JournalWrite: Sendable {
     case scheduleFired(workflow: String, schedule: String, slot: Int64)
     /// Marks attempts still recorded as running as interrupted (their process is gone).
     case runningAttemptsInterrupted(runID: Int64, at: Int64)
+    /// The attempt ran for item `item` of a parallel foreach (recovery maps it back).
+    case attemptItem(runID: Int64, stepIndex: Int, attempt: Int, item: Int)
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
@@ -139,6 +141,9 @@ public enum JournalWrite: Sendable {
                 UPDATE step_attempts SET status = 'interrupted', ended_at = ?, error = 'the daemon stopped during this attempt'
                 WHERE run_id = ? AND status = 'running'
                 """, [.integer(at), .integer(runID)])
+        case .attemptItem(let runID, let stepIndex, let attempt, let item):
+            try connection.execute("UPDATE step_attempts SET item = ? WHERE run_id = ? AND step_index = ? AND attempt = ?",
+                                   [.integer(Int64(item)), .integer(runID), .integer(Int64(stepIndex)), .integer(Int64(attempt))])
         }
     }
 }

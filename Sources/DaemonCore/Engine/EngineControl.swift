@@ -50,13 +50,11 @@ extension Engine {
         return nil
     }
 
-    /// Resumes a paused run; `changes` set `vars.NAME` values seen by steps not started yet.
+    /// Resumes a paused run; `changes` set vars or inputs of steps not started yet
+    /// (EngineResumeChanges.swift).
     func resumeRun(_ runID: Int64, changes: [String: JSONValue]) -> String? {
         guard var run = runs[runID] else { return "run \(runID) is not active" }
-        for (path, value) in changes {
-            guard path.hasPrefix("vars."), path.count > 5 else { return "--set changes vars.NAME only; \"\(path)\" is not one" }
-            run.vars[String(path.dropFirst(5))] = value
-        }
+        if let problem = applyResumeChanges(&run, changes) { return problem }
         if run.state == .interrupted, var current = run.current {
             // After a restart: run the interrupted step again, as a new attempt.
             current.attempt += 1

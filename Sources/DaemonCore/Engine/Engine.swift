@@ -70,6 +70,9 @@ public final class Engine: @unchecked Sendable {
     var scheduleTimers: [EventLoop.TimerID] = []
     /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
     var runWaiters: [Int64: [(String) -> Void]] = [:]
+    /// Child runs of trigger steps that ended inside createRun, before anyone could
+    /// wait for them (their status; taken right after createRun returns).
+    var childrenEndedAtOnce: [Int64: String] = [:]
     /// The daemon's environment minus what children must never see.
     let baseEnvironment: [String: String]
     /// Where steps write KEY=value outputs ($FLOWD_OUTPUT).

@@ -161,4 +161,95 @@ final class ParallelForeachTests: XCTestCase {
         XCTAssertEqual(work.filter { $0["status"] == "succeeded" }.compactMap { $0["item"]?.intValue }.sorted(), [0, 1, 2, 3, 4, 5])
         XCTAssertEqual(work.filter { $0["status"] == "interrupted" }.compactMap { $0["item"]?.intValue }.sorted(), [3, 4, 5])
     }
+
+    func testPauseStopsNewItemsAndResumeFinishesThem() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            vars: { numbers: [0, 1, 2, 3] }
+            steps:
+              - id: each
+                foreach: '{{ vars.numbers }}'
+                parallel: 2
+                do:
+                  - id: work
+                    run: echo {{ item }} > "$FLOWD_TRIGGER_FILE.started-{{ item }}"; sleep 0.5
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        try flowd.waitUntil("two items run") { flowd.exists("spool/active/fan/1.job.started-1") }
+        XCTAssertEqual(flowd.flowadm("pause", "1").status, 0)
+        try flowd.waitUntil("the run is paused") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "paused" }
+        let paused = try flowd.flowadm("show", "1", "--json").json()
+        XCTAssertEqual(attempts(paused, step: "work").map { $0["status"] }, ["succeeded", "succeeded"],
+                       "the items in flight finished their step; no new item started")
+        XCTAssertFalse(flowd.exists("spool/active/fan/1.job.started-2"))
+        XCTAssertEqual(flowd.flowadm("resume", "1").status, 0)
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        XCTAssertEqual(attempts(run, step: "work").compactMap { $0["item"]?.intValue }.sorted(), [0, 1, 2, 3])
+    }
+
+    func testEachItemAsksItsOwnApproval() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            vars: { hosts: [alpha, beta] }
+            steps:
+              - id: each
+                foreach: '{{ vars.hosts }}'
+                parallel: 2
+                do:
+                  - id: ask
+                    approval: { prompt: "reboot {{ item }}?" }
+                  - id: reboot
+                    run: echo rebooting {{ item }}
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        var prompts: [JSONValue] = []
+        try flowd.waitUntil("both items ask") {
+            prompts = (try? flowd.flowadm("prompts", "--json").json()["prompts"]?.arrayValue) ?? []
+            return prompts.count == 2
+        }
+        XCTAssertEqual(prompts.map { $0["prompt"] }, ["reboot alpha?", "reboot beta?"])
+        XCTAssertEqual(prompts.map { $0["item"] }, [0, 1])
+        XCTAssertEqual(prompts.map { $0["run"] }, [1, 1])
+        XCTAssertTrue(flowd.flowadm("prompts").standardOutput.contains("step ask item 0"))
+        XCTAssertEqual(flowd.flowadm("approve", "1", "ask").status, 0, "answers item 0, the first waiting")
+        XCTAssertEqual(flowd.flowadm("reject", "1", "ask").status, 0, "answers item 1")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "failed", "item 1 was rejected")
+        XCTAssertEqual(attempts(run, step: "reboot").map { $0["status"] }, ["succeeded", "skipped"])
+        XCTAssertEqual(attempts(run, step: "reboot").first?["stdout"], "rebooting alpha\n")
+    }
+
+    func testAnInterruptedItemWaitsForResumeAfterACrash() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            vars: { numbers: [0, 1] }
+            steps:
+              - id: each
+                foreach: '{{ vars.numbers }}'
+                parallel: 2
+                do:
+                  - id: work
+                    run: echo ran >> "$FLOWD_TRIGGER_FILE.{{ item }}"; test {{ item }} = 0 || test -f "$FLOWD_TRIGGER_FILE.go" || sleep 60
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        try flowd.waitUntil("item 0 ended and item 1 runs") {
+            let run = (try? flowd.flowadm("show", "1", "--json").json()) ?? .null
+            return attempts(run, step: "work").map { $0["status"] } == ["succeeded", "running"]
+        }
+        try flowd.stop(signal: SIGKILL)
+        try flowd.start()
+        try flowd.waitUntil("the run is interrupted") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "interrupted" }
+        XCTAssertEqual(lines(flowd, "spool/active/fan/1.job.1"), 1, "the item in flight did not run again by itself")
+        _ = FileManager.default.createFile(atPath: flowd.path("spool/active/fan/1.job.go"), contents: nil)
+        let resume = flowd.flowadm("resume", "1")
+        XCTAssertEqual(resume.status, 0, resume.standardError)
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        XCTAssertEqual(lines(flowd, "spool/active/fan/1.job.0"), 1, "the finished item never ran again")
+        XCTAssertEqual(lines(flowd, "spool/active/fan/1.job.1"), 2)
+    }
 }

@@ -156,6 +156,7 @@ extension Engine {
             run.state = .paused
             runs[runID] = run
             journal.submit([.runStatus(runID: runID, status: "paused")])
+            if let owner = run.branchOf { settleParallelPause(owner) }
             return
         }
         if end.status == "interrupted" {

@@ -61,8 +61,10 @@ extension JournalWrite {
         case .attemptFinished(var end):
             end.runID = ItemBranchKey.run(of: end.runID)
             return [.attemptFinished(end)]
-        case .runStatus(let key, _) where key < 0:
-            return []
+        case .runStatus(let key, let status) where key < 0:
+            // An item that needs an operator makes the run need one; the engine journals
+            // the run's other states itself.
+            return status == "interrupted" ? [.runStatus(runID: ItemBranchKey.run(of: key), status: status)] : []
         case .event(var event):
             event.runID = event.runID.map(ItemBranchKey.run(of:))
             return [.event(event)]
@@ -111,6 +113,7 @@ extension Engine {
                 return
             }
             guard phase == .running, !stopping, state.next < state.items.count, state.running.count < state.limit else { return }
+            if run.pauseRequested { return settleParallelPause(runID) }
             let item = state.next
             state.next += 1
             state.running.insert(item)
@@ -187,5 +190,99 @@ extension Engine {
             if case .foreach(let inner) = step.kind { ids.formUnion(stepIDs(in: inner.steps)) }
         }
         return ids
+    }
+}
+
+// MARK: Operators and items: pause, resume, approvals, interrupted items
+
+extension Engine {
+    /// The first item branch of `runID` (in item order) that `predicate` accepts.
+    func firstItem(of runID: Int64, where predicate: (ActiveRun) -> Bool) -> Int64? {
+        guard let state = runs[runID]?.parallel else { return nil }
+        return state.running.sorted().map { ItemBranchKey.make(run: runID, item: $0) }.first { runs[$0].map(predicate) ?? false }
+    }
+
+    /// flowadm pause RUN during a parallel foreach: each item stops at its next step
+    /// boundary (with --kill its running step is stopped, to run again on resume); no
+    /// new item starts. The run is paused once no item has a step in flight.
+    func pauseItems(_ runID: Int64, kill: Bool) {
+        guard let state = runs[runID]?.parallel else { return }
+        for item in state.running.sorted() {
+            let key = ItemBranchKey.make(run: runID, item: item)
+            guard var branch = runs[key] else { continue }
+            branch.pauseRequested = true
+            let cancellation = kill ? branch.current?.cancellation : nil
+            if cancellation != nil { branch.current?.stoppedByPause = true }
+            runs[key] = branch
+            cancellation?.cancel()
+            if branch.current == nil { _ = holdIfPaused(key) }
+        }
+        settleParallelPause(runID)
+    }
+
+    /// Journals the run paused when a pause was asked for and no item has a step in flight.
+    func settleParallelPause(_ runID: Int64) {
+        guard var run = runs[runID], run.pauseRequested, run.state != .paused, let state = run.parallel else { return }
+        let busy = state.running.contains { item in
+            guard let branch = runs[ItemBranchKey.make(run: runID, item: item)] else { return false }
+            return branch.state != .paused && branch.state != .interrupted
+        }
+        guard !busy else { return }
+        run.state = .paused
+        runs[runID] = run
+        journal.submit([.runStatus(runID: runID, status: "paused")])
+        publishCounts()
+    }
+
+    /// flowadm resume RUN during a parallel foreach: paused items go on (a step stopped
+    /// by --kill runs again as a new attempt), then new items start.
+    func resumeItems(_ runID: Int64) {
+        guard let state = runs[runID]?.parallel else { return }
+        for item in state.running.sorted() {
+            let key = ItemBranchKey.make(run: runID, item: item)
+            guard var branch = runs[key], branch.pauseRequested else { continue }
+            branch.pauseRequested = false
+            if branch.state == .paused { branch.state = .running }
+            runs[key] = branch
+            if let current = branch.current, current.stoppedByPause {
+                runs[key]?.current?.stoppedByPause = false
+                startAttempt(key)
+            } else if branch.current == nil {
+                advance(key)
+            }
+        }
+        startItems(runID)
+    }
+
+    /// flowadm resume RUN when items are interrupted (after a restart): their steps run
+    /// again as new attempts. False when no item is interrupted.
+    func resumeInterruptedItems(_ runID: Int64) -> Bool {
+        var resumed = false
+        while let key = firstItem(of: runID, where: { $0.state == .interrupted }), var branch = runs[key], var current = branch.current {
+            if !resumed { journal.submit([.runStatus(runID: runID, status: "running")]) }
+            resumed = true
+            current.attempt += 1
+            branch.current = current
+            branch.state = .running
+            branch.failureError = nil
+            runs[key] = branch
+            startAttempt(key)
+        }
+        return resumed
+    }
+
+    /// After an item's interrupted step was skipped: the run is running again once no
+    /// item is interrupted.
+    func settleInterruptedItems(_ runID: Int64) {
+        guard runs[runID] != nil, firstItem(of: runID, where: { $0.state == .interrupted }) == nil else { return }
+        journal.submit([.runStatus(runID: runID, status: "running")])
+    }
+}
+
+extension ActiveRun {
+    /// The item an item branch runs for.
+    var itemIndex: Int? {
+        guard branchOf != nil, case .foreach(_, _, let index)? = frames.first?.kind else { return nil }
+        return index
     }
 }

@@ -150,6 +150,13 @@ extension Engine {
 
     /// flowadm skip RUN STEP: the interrupted step counts as succeeded with an empty output.
     func skip(_ runID: Int64, stepID: String, byUID uid: UInt32) -> String? {
+        // In a parallel foreach: the first interrupted item at that step.
+        if runs[runID]?.parallel != nil,
+           let key = firstItem(of: runID, where: { $0.state == .interrupted && $0.current?.definition.id == stepID }) {
+            let problem = skip(key, stepID: stepID, byUID: uid)
+            settleInterruptedItems(runID)
+            return problem
+        }
         guard var run = runs[runID], run.state == .interrupted, var current = run.current else {
             return "run \(runID) is not interrupted"
         }

@@ -95,5 +95,6 @@ extension ActiveRun {
         replace(in: &definition.onFailure)
         replace(in: &definition.onCancel)
         for index in frames.indices { replace(in: &frames[index].steps) }
+        if parallel != nil { replace(in: &parallel!.body) }  // items of a parallel foreach not started yet
     }
 }

@@ -63,4 +63,35 @@ final class ResumeChangesTests: XCTestCase {
         XCTAssertTrue(query.standardOutput.contains("steps.greet.input.WHO"), query.standardOutput)
         XCTAssertTrue(query.standardOutput.contains("operators"), query.standardOutput)
     }
+
+    func testResumeChangesHoldAfterACrash() throws {
+        let flowd = try FlowdHarness(workflows: ["greet.yaml": """
+            on: { manual: true }
+            vars: { greeting: hello }
+            steps:
+              - id: prepare
+                run: sleep 0.5
+              - id: nap
+                sleep: 2s
+              - id: greet
+                run: echo "{{ vars.greeting }} $WHO"
+                env: { WHO: world }
+            """])
+        try flowd.start()
+        XCTAssertEqual(flowd.flowadm("trigger", "greet").status, 0)
+        try flowd.waitUntil("prepare runs") {
+            (try? flowd.flowadm("show", "1", "--json").json()["attempts"]?.arrayValue?.first?["status"]) == "running"
+        }
+        XCTAssertEqual(flowd.flowadm("pause", "1").status, 0)
+        try flowd.waitUntil("the run is paused") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "paused" }
+        let resume = flowd.flowadm("resume", "1", "--set", "vars.greeting=bye", "--set", "steps.greet.env.WHO=operators")
+        XCTAssertEqual(resume.status, 0, resume.standardError)
+        try flowd.waitUntil("the nap sleeps") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "waiting" }
+        try flowd.stop(signal: SIGKILL)
+
+        try flowd.start()
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        XCTAssertEqual(run["attempts"]?.arrayValue?.last?["stdout"], "bye operators\n", "the journaled change set is applied again")
+    }
 }

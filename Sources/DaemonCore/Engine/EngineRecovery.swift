@@ -34,6 +34,8 @@ extension Engine {
             var run = ActiveRun(id: record.id, definition: definition, payload: record.payload, trigger: trigger, parentRun: record.parentRun)
             run.replayOf = record.replayOf
             run.vars = record.vars
+            // What operators changed with resume --set, applied again in order.
+            for changes in record.resumeChanges { _ = applyResumeChanges(&run, changes) }
             run.recorded = record.steps
             run.nextSequence = (record.steps.map(\.sequence).max() ?? -1) + 1
             run.pauseRequested = record.status == "paused"

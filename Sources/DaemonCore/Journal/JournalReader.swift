@@ -230,6 +230,8 @@ struct RecordedRun: Sendable {
     var replayOf: Int64?
     var startedAt: Int64?
     var steps: [RecordedStep]
+    /// The `--set` change sets of `flowadm resume RUN`, oldest first.
+    var resumeChanges: [[String: JSONValue]] = []
 }
 
 extension JournalReader {
@@ -256,13 +258,17 @@ extension JournalReader {
                     item: attempt.int("item").map { Int($0) })
                 if steps.last?.sequence == step.sequence { steps[steps.count - 1] = step } else { steps.append(step) }
             }
+            let resumeChanges = try connection.query(
+                "SELECT details FROM run_events WHERE run_id = ? AND kind = 'resume_run' ORDER BY id", [.integer(id)]
+            ).compactMap { event in event.string("details").flatMap { try? JSONValue.parse($0) }?["set"]?.objectValue }
             return RecordedRun(
                 id: id, workflow: row.string("workflow") ?? "", version: row.string("definition_hash") ?? "",
                 status: row.string("status") ?? "", triggerKind: row.string("trigger_kind") ?? "",
                 triggerName: row.string("trigger_name"), spoolPath: row.string("spool_path"),
                 payload: row.string("payload").flatMap { try? JSONValue.parse($0) } ?? .null,
                 vars: row.string("vars").flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:],
-                parentRun: row.int("parent_run"), replayOf: row.int("replay_of"), startedAt: row.int("started_at"), steps: steps)
+                parentRun: row.int("parent_run"), replayOf: row.int("replay_of"), startedAt: row.int("started_at"), steps: steps,
+                resumeChanges: resumeChanges.filter { !$0.isEmpty })
         }
     }
 

@@ -252,4 +252,43 @@ final class ParallelForeachTests: XCTestCase {
         XCTAssertEqual(lines(flowd, "spool/active/fan/1.job.0"), 1, "the finished item never ran again")
         XCTAssertEqual(lines(flowd, "spool/active/fan/1.job.1"), 2)
     }
+
+    func testLoopsNestedInItemsAndItemsNestedInLoops() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            vars: { rows: [[1, 2], [3, 4]] }
+            steps:
+              - id: outer
+                foreach: '{{ vars.rows }}'
+                parallel: 2
+                do:
+                  - id: inner
+                    foreach: '{{ item }}'
+                    do:
+                      - id: cell
+                        set: { value: '{{ item }}' }
+                  - id: row-done
+                    set: { cells: '{{ steps.inner.output }}' }
+              - id: sequential
+                foreach: '{{ vars.rows }}'
+                do:
+                  - id: fanned
+                    foreach: '{{ item }}'
+                    parallel: 2
+                    do:
+                      - id: echo
+                        run: echo {{ item }}
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded", flowd.log)
+        XCTAssertEqual(attempts(run, step: "cell").count, 4)
+        let rows = attempts(run, step: "row-done").sorted { ($0["item"]?.intValue ?? 0) < ($1["item"]?.intValue ?? 0) }
+        XCTAssertEqual(rows.map { $0["output"] }, [
+            ["cells": [["value": 1], ["value": 2]]],
+            ["cells": [["value": 3], ["value": 4]]],
+        ])
+        XCTAssertEqual(attempts(run, step: "echo").compactMap { $0["stdout"]?.stringValue }.sorted(), ["1\n", "2\n", "3\n", "4\n"])
+    }
 }

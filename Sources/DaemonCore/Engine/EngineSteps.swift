@@ -109,7 +109,8 @@ extension Engine {
             runs[runID] = run
             completeParentStep(runID, stepID: stepID, failed: frame.failed, output: frame.lastOutput)
         case .foreach(let stepID, let items, let index):
-            if let owner = run.branchOf {
+            if let owner = run.branchOf, run.frames.isEmpty {
+                // An item's own frame (the bottom one of its branch): the item ended.
                 runs[runID] = nil
                 itemEnded(owner, item: index, failed: frame.failed, output: frame.lastOutput)
                 return

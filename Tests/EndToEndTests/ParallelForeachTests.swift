@@ -291,4 +291,55 @@ final class ParallelForeachTests: XCTestCase {
         ])
         XCTAssertEqual(attempts(run, step: "echo").compactMap { $0["stdout"]?.stringValue }.sorted(), ["1\n", "2\n", "3\n", "4\n"])
     }
+
+    func testContinueOnErrorRunsEveryItemAndTheRunGoesOn() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            vars: { numbers: [0, 1, 2, 3] }
+            steps:
+              - id: each
+                foreach: '{{ vars.numbers }}'
+                parallel: 2
+                continue_on_error: true
+                do:
+                  - id: work
+                    run: test {{ item }} != 1 && echo {{ item }}
+              - id: after
+                set: { status: '{{ steps.each.status }}', outputs: '{{ steps.each.output }}' }
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        XCTAssertEqual(attempts(run, step: "work").compactMap { $0["item"]?.intValue }.sorted(), [0, 1, 2, 3])
+        XCTAssertEqual(attempts(run, step: "after").first?["output"], ["status": "failed", "outputs": ["0\n", .null, "2\n", "3\n"]])
+    }
+
+    func testRunTimeoutStopsTheItemsAndRunsOnFailure() throws {
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { spool: { format: raw } }
+            timeout: 1s
+            vars: { numbers: [0, 1, 2] }
+            steps:
+              - id: each
+                foreach: '{{ vars.numbers }}'
+                parallel: 3
+                do:
+                  - id: work
+                    run: sleep 60
+            on_failure:
+              - id: note
+                run: echo "gave up at {{ run.failed_step }}"
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "fan", name: "job")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "failed")
+        XCTAssertEqual(run["error"], "the run timed out after 1s")
+        XCTAssertEqual(attempts(run, step: "note").first?["stdout"], "gave up at each\n")
+        try flowd.waitUntil("every item's attempt is journaled cancelled") {
+            let run = (try? flowd.flowadm("show", "1", "--json").json()) ?? .null
+            return attempts(run, step: "work").map { $0["status"] } == ["cancelled", "cancelled", "cancelled"]
+        }
+    }
 }

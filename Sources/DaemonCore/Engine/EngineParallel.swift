@@ -13,7 +13,8 @@
 //
 // An item failing stops new items from starting (unless the foreach has
 // continue_on_error); the foreach ends when the items in flight have ended. Its output
-// is the list of each item's last output in item order (null for items that failed or never started).
+// is the list of each item's last output in item order (null for an item that failed
+// or never started).
 // Branches of a branch are not made: a parallel foreach inside a parallel body runs
 // its items one at a time.
 

@@ -342,4 +342,37 @@ final class ParallelForeachTests: XCTestCase {
             return attempts(run, step: "work").map { $0["status"] } == ["cancelled", "cancelled", "cancelled"]
         }
     }
+
+    func testItemsTakeTurnsWithAnotherRunForTheWorkers() throws {
+        let flowd = try FlowdHarness(
+            workflows: [
+                "fan.yaml": """
+                    on: { spool: { format: raw } }
+                    vars: { numbers: [0, 1, 2, 3, 4, 5] }
+                    steps:
+                      - id: each
+                        foreach: '{{ vars.numbers }}'
+                        parallel: 6
+                        do:
+                          - id: work
+                            run: sleep 0.5
+                    """,
+                "other.yaml": "on: { spool: { format: raw } }\nsteps:\n  - id: nap\n    sleep: 500ms\n  - id: go\n    run: echo other\n",
+            ],
+            configuration: "workers: 1\n")
+        try flowd.start()
+        try flowd.drop("x", workflow: "other", name: "job")
+        try flowd.waitUntil("the other run naps") { (try? flowd.flowadm("status", "--json").json()["waiting"]) == 1 }
+        try flowd.drop("x", workflow: "fan", name: "job")
+        let other = try flowd.waitForRun(1)
+        let fan = try flowd.waitForRun(2)
+        XCTAssertEqual(other["status"], "succeeded")
+        XCTAssertEqual(fan["status"], "succeeded")
+        let itemStarts = attempts(fan, step: "work").map { microseconds($0["started_at"]) }.sorted()
+        let otherStart = try XCTUnwrap(attempts(other, step: "go").first.map { microseconds($0["started_at"]) })
+        // Attempts are handed to the pool two per worker (one runs while the next one's
+        // start commits). First come, first served would hand the other run's step out
+        // after all six items; taking turns hands it out before the fifth.
+        XCTAssertLessThan(otherStart, itemStarts[4], "the other run's step took its turn between the items")
+    }
 }

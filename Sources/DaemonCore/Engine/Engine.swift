@@ -73,6 +73,8 @@ public final class Engine: @unchecked Sendable {
     /// Child runs of trigger steps that ended inside createRun, before anyone could
     /// wait for them (their status; taken right after createRun returns).
     var childrenEndedAtOnce: [Int64: String] = [:]
+    /// The run whose attempt got the last worker (takeReadyAttempt alternates runs).
+    var lastServedRun: Int64?
     /// The daemon's environment minus what children must never see.
     let baseEnvironment: [String: String]
     /// Where steps write KEY=value outputs ($FLOWD_OUTPUT).
@@ -140,7 +142,7 @@ public final class Engine: @unchecked Sendable {
     func dispatch() {
         guard phase == .running else { return }
         while busyWorkers < attemptCapacity, !readyRuns.isEmpty {
-            startWorkerAttempt(runID: readyRuns.removeFirst())
+            startWorkerAttempt(runID: takeReadyAttempt())
         }
         // A new run starts only while there is attempt capacity and no started run waits
         // for it: otherwise a big queue would line all its first steps up ahead of

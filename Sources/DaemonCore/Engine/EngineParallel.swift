@@ -4,9 +4,9 @@
 // (ItemBranchKey) that encodes the run and the item, holding one frame (the foreach
 // body for that item) and its own current step. Branches walk with the same advance(),
 // attempts, waits and workers as runs do, so a branch's process steps queue for a
-// worker like any run's (first come, first served: items consume attempt capacity
-// fairly). The run itself keeps the foreach as its current step until every started
-// item has ended. Step indexes come from the run's counter, so the journal holds one
+// worker like any run's, taking turns with other runs (takeReadyAttempt). The run
+// itself keeps the foreach as its current step until every started item has ended.
+// Step indexes come from the run's counter, so the journal holds one
 // execution order; each branch attempt's row also records its item (the writes are
 // rewritten from the branch key to the run in RunJournal.submit), which is how
 // recovery gives every item back its own recorded steps.
@@ -170,6 +170,16 @@ extension Engine {
             finishWaitingAttempt(key, status: "cancelled", error: error)
             runs[key] = nil
         }
+    }
+
+    /// The next attempt to get a worker: the oldest waiting, unless it is of the run
+    /// served last and another run's attempt waits too. So the items of a wide parallel
+    /// foreach take turns with other runs' steps instead of all going first.
+    func takeReadyAttempt() -> Int64 {
+        let index = readyRuns.firstIndex { ItemBranchKey.run(of: $0) != lastServedRun } ?? 0
+        let key = readyRuns.remove(at: index)
+        lastServedRun = ItemBranchKey.run(of: key)
+        return key
     }
 
     /// The next step index of a run's execution order (a branch takes its run's).

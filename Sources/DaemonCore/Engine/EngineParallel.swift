@@ -50,6 +50,16 @@ struct ParallelForeach: Sendable {
 }
 
 extension JournalWrite {
+    /// True for a write made under an item branch's key (rewritten by forParallelItems).
+    var isFromParallelItem: Bool {
+        switch self {
+        case .attemptStarted(let key, _, _, _, _, _, _, _), .runStatus(let key, _): key < 0
+        case .attemptFinished(let end): end.runID < 0
+        case .event(let event): (event.runID ?? 0) < 0
+        default: false
+        }
+    }
+
     /// A branch's writes as the run's: the run's id, the item on attempt rows; an
     /// item's waits do not change the run's status.
     var forParallelItems: [JournalWrite] {

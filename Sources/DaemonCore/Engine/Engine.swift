@@ -70,9 +70,9 @@ public final class Engine: @unchecked Sendable {
     var scheduleTimers: [EventLoop.TimerID] = []
     /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
     var runWaiters: [Int64: [(String) -> Void]] = [:]
-    /// Child runs of trigger steps that ended inside createRun, before anyone could
-    /// wait for them (their status; taken right after createRun returns).
-    var childrenEndedAtOnce: [Int64: String] = [:]
+    /// While a trigger step creates its child run: runs that ended inside createRun,
+    /// before the step could wait for them (their status). Nil otherwise.
+    var childrenEndedAtOnce: [Int64: String]?
     /// The run whose attempt got the last worker (takeReadyAttempt alternates runs).
     var lastServedRun: Int64?
     /// The daemon's environment minus what children must never see.

@@ -267,7 +267,7 @@ extension Engine {
             guard case .success = outcome, let activePath = run.spoolPath, run.trigger.kind == "spool" else { return }
             loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath) }
         }
-        if run.parentRun != nil && runWaiters[runID] == nil { childrenEndedAtOnce[runID] = status }
+        if run.parentRun != nil { childrenEndedAtOnce?[runID] = status }
         for waiter in runWaiters.removeValue(forKey: runID) ?? [] { waiter(status) }
         runEnded(run, status: status)
         dispatch()

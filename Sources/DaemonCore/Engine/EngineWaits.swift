@@ -84,9 +84,12 @@ extension Engine {
         if trigger.wait, let problem = triggerWouldDeadlock(waiter: run.id, workflow: definition) {
             return recordInline(runID, status: "failed", output: .null, error: "trigger: \(problem)")
         }
+        let enclosing = childrenEndedAtOnce  // a trigger step of a child created just now may nest
+        childrenEndedAtOnce = [:]
         let childID = createRun(definition: definition, payload: payload,
                                 trigger: TriggerInfo(kind: "step", name: "run \(runID) step \(current.definition.id)"), parentRun: runID)
-        let endedAtOnce = childrenEndedAtOnce.removeValue(forKey: childID)
+        let endedAtOnce = childrenEndedAtOnce?[childID]
+        childrenEndedAtOnce = enclosing
         guard trigger.wait else {
             return recordInline(runID, status: "succeeded", output: ["run": .int(childID), "status": "queued"], error: nil)
         }

@@ -166,8 +166,10 @@ extension Engine {
             child = parentID
         }
         guard holders.allSatisfy(blocked.contains) else { return nil }
-        let held = holders.sorted().map { "\($0)" }.joined(separator: ", ")
+        let others = holders.filter { $0 != waiter }.sorted().map { "run \($0)" }
+        let held = others.isEmpty ? "this run" : others.joined(separator: ", ") + (holders.contains(waiter) ? " and this run" : "")
         return "a run of \(workflow.name) could not start before this run ends (\(workflow.name) allows "
-            + "\(workflow.concurrency) at once, held by run \(held), which waits for this one): it would wait forever"
+            + "\(workflow.concurrency) at once, held by \(held), "
+            + (holders.count == 1 ? "which waits" : "which wait") + " for this step): it would wait forever"
     }
 }

@@ -172,7 +172,7 @@ final class ParallelForeachTests: XCTestCase {
                 parallel: 2
                 do:
                   - id: work
-                    run: echo {{ item }} > "$FLOWD_TRIGGER_FILE.started-{{ item }}"; sleep 0.5
+                    run: echo {{ item }} > "$FLOWD_TRIGGER_FILE.started-{{ item }}"; sleep 1.5
             """])
         try flowd.start()
         try flowd.drop("x", workflow: "fan", name: "job")

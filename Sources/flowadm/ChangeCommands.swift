@@ -116,7 +116,8 @@ extension ChangeCommands {
         let prompts = reply["prompts"]?.arrayValue ?? []
         if prompts.isEmpty { return print("no run is waiting for an approval") }
         for prompt in prompts {
-            print("run \(prompt["run"]?.intValue ?? 0) (\(prompt["workflow"]?.stringValue ?? "")) step \(prompt["step"]?.stringValue ?? ""), "
+            print("run \(prompt["run"]?.intValue ?? 0) (\(prompt["workflow"]?.stringValue ?? "")) step \(prompt["step"]?.stringValue ?? "")"
+                  + (prompt["item"]?.intValue.map { " item \($0)" } ?? "") + ", "
                   + "waiting since \(Output.localTime(prompt["waiting_since"]))"
                   + (prompt["deadline"] == .null ? "" : ", until \(Output.localTime(prompt["deadline"]))"))
             print("  \(prompt["prompt"]?.stringValue ?? "")")

@@ -122,6 +122,7 @@ public enum WorkflowLoader {
             default: definition.onCancel = handler
             }
         }
+        checkSelfTrigger(definition, reader: reader)
         return definition
     }
 }

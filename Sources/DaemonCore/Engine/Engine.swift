@@ -72,6 +72,11 @@ public final class Engine: @unchecked Sendable {
     var retention: RetentionPruner?
     /// Callbacks waiting for a run to end (flowadm trigger --wait), by run id.
     var runWaiters: [Int64: [(String) -> Void]] = [:]
+    /// While a trigger step creates its child run: runs that ended inside createRun,
+    /// before the step could wait for them (their status). Nil otherwise.
+    var childrenEndedAtOnce: [Int64: String]?
+    /// The run whose attempt got the last worker (takeReadyAttempt alternates runs).
+    var lastServedRun: Int64?
     /// The daemon's environment minus what children must never see.
     let baseEnvironment: [String: String]
     /// Where steps write KEY=value outputs ($FLOWD_OUTPUT).
@@ -143,7 +148,7 @@ public final class Engine: @unchecked Sendable {
     func dispatch() {
         guard phase == .running else { return }
         while busyWorkers < attemptCapacity, !readyRuns.isEmpty {
-            startWorkerAttempt(runID: readyRuns.removeFirst())
+            startWorkerAttempt(runID: takeReadyAttempt())
         }
         // A new run starts only while there is attempt capacity and no started run waits
         // for it: otherwise a big queue would line all its first steps up ahead of
@@ -210,8 +215,11 @@ public final class Engine: @unchecked Sendable {
 
     func publishCountsNow() {
         var waiting = 0
-        for run in runs.values where run.state != .queued && run.state != .running { waiting += 1 }
-        let running = runs.count - queuedCount - waiting
+        var branches = 0
+        for run in runs.values {
+            if run.branchOf != nil { branches += 1 } else if run.state != .queued && run.state != .running { waiting += 1 }
+        }
+        let running = runs.count - branches - queuedCount - waiting
         let queued = queuedCount
         let busy = min(busyWorkers, workers.size)
         let phase = phase.rawValue

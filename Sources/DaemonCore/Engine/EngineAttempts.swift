@@ -64,7 +64,7 @@ extension Engine {
                 journal.submit([.attemptStarted(runID: runID, stepIndex: current.sequence, stepID: step.id, attempt: 1, at: now,
                                                 kind: "foreach", input: ["items": .int(Int64(items.count))], wakeAt: nil),
                                 .attemptFinished(Self.attemptEnd(runID, current, status: "succeeded", output: .null, error: nil))])
-                enterForeach(runID, step: step, loop: foreach, items: items)
+                enterForeachItems(runID, step: step, loop: foreach, items: items)
             } catch {
                 recordInline(runID, status: "failed", output: .null, error: "foreach: \(error.message)")
             }
@@ -156,6 +156,7 @@ extension Engine {
             run.state = .paused
             runs[runID] = run
             journal.submit([.runStatus(runID: runID, status: "paused")])
+            if let owner = run.branchOf { settleParallelPause(owner) }
             return
         }
         if end.status == "interrupted" {

@@ -45,17 +45,23 @@ extension Engine {
             cancellation.cancel()
         }
         runs[runID] = run
+        if run.parallel != nil { pauseItems(runID, kill: kill) }
         events.publish(["kind": "run_paused"], runID: runID, workflow: run.definition.name)
         publishCounts()
         return nil
     }
 
-    /// Resumes a paused run; `changes` set `vars.NAME` values seen by steps not started yet.
+    /// Resumes a paused run; `changes` set vars or inputs of steps not started yet
+    /// (EngineResumeChanges.swift).
     func resumeRun(_ runID: Int64, changes: [String: JSONValue]) -> String? {
         guard var run = runs[runID] else { return "run \(runID) is not active" }
-        for (path, value) in changes {
-            guard path.hasPrefix("vars."), path.count > 5 else { return "--set changes vars.NAME only; \"\(path)\" is not one" }
-            run.vars[String(path.dropFirst(5))] = value
+        if let problem = applyResumeChanges(&run, changes) { return problem }
+        if run.parallel != nil && run.state != .paused {
+            runs[runID] = run
+            if resumeInterruptedItems(runID) {
+                dispatch()
+                return nil
+            }
         }
         if run.state == .interrupted, var current = run.current {
             // After a restart: run the interrupted step again, as a new attempt.
@@ -84,6 +90,7 @@ extension Engine {
         } else if run.started {
             advance(runID)
         }
+        if runs[runID]?.parallel != nil { resumeItems(runID) }
         dispatch()
         return nil
     }
@@ -96,6 +103,7 @@ extension Engine {
             runs[runID] = run
             journal.submit([.runStatus(runID: runID, status: "paused")])
             publishCounts()
+            if let owner = run.branchOf { settleParallelPause(owner) }
         }
         return true
     }
@@ -104,13 +112,13 @@ extension Engine {
 
     /// Runs waiting for an answer, for `flowadm prompts`.
     func prompts() -> [JSONValue] {
-        runs.values.sorted { $0.id < $1.id }.compactMap { run -> JSONValue? in
+        runs.values.sorted { ($0.id, $0.itemIndex ?? -1) < ($1.id, $1.itemIndex ?? -1) }.compactMap { run -> JSONValue? in
             guard let current = run.current, let prompt = current.prompt, case .approval(let approval) = current.definition.kind else {
                 return nil
             }
             return .object([
                 "run": .int(run.id), "workflow": .string(run.definition.name), "step": .string(current.definition.id),
-                "prompt": .string(prompt),
+                "prompt": .string(prompt), "item": run.itemIndex.map { .int(Int64($0)) } ?? .null,
                 "fields": .array(approval.fields.map { field in
                     .object(["name": .string(field.name), "type": .string(field.type.rawValue), "required": .bool(field.required),
                              "enum": field.allowedValues.map(JSONValue.array) ?? .null,
@@ -125,6 +133,12 @@ extension Engine {
 
     /// Answers the approval step `stepID` (or the run's waiting one) of run `runID`.
     func answer(_ runID: Int64, stepID: String?, approve: Bool, fields: [String: JSONValue], byUID uid: UInt32) -> String? {
+        // In a parallel foreach: the first item (in item order) waiting at that step.
+        if runs[runID]?.parallel != nil, let key = firstItem(of: runID, where: {
+            $0.current?.prompt != nil && (stepID == nil || $0.current?.definition.id == stepID)
+        }) {
+            return answer(key, stepID: stepID, approve: approve, fields: fields, byUID: uid)
+        }
         guard let run = runs[runID], let current = run.current, current.prompt != nil,
               case .approval(let approval) = current.definition.kind else {
             return "run \(runID) is not waiting for an approval"

@@ -34,6 +34,8 @@ extension Engine {
             var run = ActiveRun(id: record.id, definition: definition, payload: record.payload, trigger: trigger, parentRun: record.parentRun)
             run.replayOf = record.replayOf
             run.vars = record.vars
+            // What operators changed with resume --set, applied again in order.
+            for changes in record.resumeChanges { _ = applyResumeChanges(&run, changes) }
             run.recorded = record.steps
             run.nextSequence = (record.steps.map(\.sequence).max() ?? -1) + 1
             run.pauseRequested = record.status == "paused"
@@ -96,7 +98,7 @@ extension Engine {
                 runs[runID] = run
                 if case .foreach(let foreach) = step.kind, recorded.status == "succeeded",
                    let items = try? Template.parse(foreach.items).evaluate(in: run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)).arrayValue {
-                    enterForeach(runID, step: step, loop: foreach, items: items)
+                    enterForeachItems(runID, step: step, loop: foreach, items: items)
                 } else {
                     let status = recorded.status == "reused" ? "succeeded" : recorded.status
                     stepEnded(runID, status: status, output: recorded.output, exitCode: recorded.exitCode, error: recorded.error)
@@ -156,6 +158,13 @@ extension Engine {
 
     /// flowadm skip RUN STEP: the interrupted step counts as succeeded with an empty output.
     func skip(_ runID: Int64, stepID: String, byUID uid: UInt32) -> String? {
+        // In a parallel foreach: the first interrupted item at that step.
+        if runs[runID]?.parallel != nil,
+           let key = firstItem(of: runID, where: { $0.state == .interrupted && $0.current?.definition.id == stepID }) {
+            let problem = skip(key, stepID: stepID, byUID: uid)
+            settleInterruptedItems(runID)
+            return problem
+        }
         guard var run = runs[runID], run.state == .interrupted, var current = run.current else {
             return "run \(runID) is not interrupted"
         }

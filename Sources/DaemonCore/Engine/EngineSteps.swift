@@ -33,7 +33,10 @@ extension Engine {
     func advance(_ runID: Int64) {
         while phase == .running, var run = runs[runID], run.current == nil {
             if run.recorded.isEmpty && holdIfPaused(runID) { return }
-            guard var frame = run.frames.last else { return finishRun(runID) }
+            guard var frame = run.frames.last else {
+                if run.branchOf != nil { runs[runID] = nil; return }  // a stopped item
+                return finishRun(runID)
+            }
             if frame.index >= frame.steps.count {
                 run.frames.removeLast()
                 runs[runID] = run
@@ -58,8 +61,7 @@ extension Engine {
                 do {
                     shouldRun = try Template.parse(condition).evaluate(in: context).isTruthy
                 } catch {
-                    run.current = CurrentStep(definition: step, sequence: run.nextSequence, attempt: 1, needsWorker: false)
-                    run.nextSequence += 1
+                    run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
                     runs[runID] = run
                     recordInline(runID, status: "failed", output: .null, error: "if: \(error.message)")
                     continue
@@ -69,8 +71,7 @@ extension Engine {
                 frame.index += 1
                 run.frames[run.frames.count - 1] = frame
                 run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
-                let sequence = run.nextSequence
-                run.nextSequence += 1
+                let sequence = takeSequence(&run)
                 runs[runID] = run
                 let now = WallClock.nowMicroseconds()
                 journal.submit([
@@ -82,8 +83,7 @@ extension Engine {
                 ])
                 continue
             }
-            run.current = CurrentStep(definition: step, sequence: run.nextSequence, attempt: 1, needsWorker: false)
-            run.nextSequence += 1
+            run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
             runs[runID] = run
             startAttempt(runID)
         }
@@ -109,6 +109,12 @@ extension Engine {
             runs[runID] = run
             completeParentStep(runID, stepID: stepID, failed: frame.failed, output: frame.lastOutput)
         case .foreach(let stepID, let items, let index):
+            if let owner = run.branchOf, run.frames.isEmpty {
+                // An item's own frame (the bottom one of its branch): the item ended.
+                runs[runID] = nil
+                itemEnded(owner, item: index, failed: frame.failed, output: frame.lastOutput)
+                return
+            }
             var next = frame
             next.foreachOutputs.append(frame.lastOutput)
             if !frame.failed && index + 1 < items.count {
@@ -220,6 +226,7 @@ extension Engine {
         run.frames = handlers.isEmpty ? [] : [Frame(steps: handlers, kind: .handler(label))]
         run.current?.abandoned = true
         runs[runID] = run
+        stopItems(runID, error: run.failureError)
         if let current = run.current {
             if let timer = current.timer {
                 loop.cancel(timer)
@@ -260,6 +267,7 @@ extension Engine {
             guard case .success = outcome, let activePath = run.spoolPath, run.trigger.kind == "spool" else { return }
             loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath) }
         }
+        if run.parentRun != nil { childrenEndedAtOnce?[runID] = status }
         for waiter in runWaiters.removeValue(forKey: runID) ?? [] { waiter(status) }
         runEnded(run, status: status)
         dispatch()

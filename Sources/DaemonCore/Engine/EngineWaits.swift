@@ -81,8 +81,15 @@ extension Engine {
         } catch {
             return recordInline(runID, status: "failed", output: .null, error: "trigger: \(error.message)")
         }
+        if trigger.wait, let problem = triggerWouldDeadlock(waiter: run.id, workflow: definition) {
+            return recordInline(runID, status: "failed", output: .null, error: "trigger: \(problem)")
+        }
+        let enclosing = childrenEndedAtOnce  // a trigger step of a child created just now may nest
+        childrenEndedAtOnce = [:]
         let childID = createRun(definition: definition, payload: payload,
                                 trigger: TriggerInfo(kind: "step", name: "run \(runID) step \(current.definition.id)"), parentRun: runID)
+        let endedAtOnce = childrenEndedAtOnce?[childID]
+        childrenEndedAtOnce = enclosing
         guard trigger.wait else {
             return recordInline(runID, status: "succeeded", output: ["run": .int(childID), "status": "queued"], error: nil)
         }
@@ -95,7 +102,7 @@ extension Engine {
                                         input: current.input, wakeAt: nil),
                         .runStatus(runID: runID, status: "waiting")])
         let sequence = current.sequence
-        runWaiters[childID, default: []].append { [self] status in
+        let waiter = { [self] (status: String) in
             guard var run = runs[runID], let current = run.current, current.sequence == sequence else { return }
             let output: JSONValue = ["run": .int(childID), "status": .string(status)]
             let error = status == "succeeded" ? nil : "triggered run \(childID) of \(trigger.workflow) ended \(status)"
@@ -112,6 +119,13 @@ extension Engine {
                 stepEnded(runID, status: status == "succeeded" ? "succeeded" : "failed", output: output, exitCode: nil, error: error)
             }
             advance(runID)
+        }
+        runWaiters[childID, default: []].append(waiter)
+        if let endedAtOnce {
+            // The child ended inside createRun, before this step could wait for it.
+            loop.execute { [self] in
+                for waiter in runWaiters.removeValue(forKey: childID) ?? [] { waiter(endedAtOnce) }
+            }
         }
         publishCounts()
     }
@@ -132,5 +146,30 @@ extension Engine {
             advance(runID)
         }
         publishCounts()
+    }
+}
+
+extension Engine {
+    /// A trigger step of run `waiter` about to wait for a new run of `workflow`: when
+    /// every slot of that workflow is held by `waiter` or runs waiting (through trigger
+    /// steps) for it, the new run could never start. Returns why, or nil.
+    func triggerWouldDeadlock(waiter: Int64, workflow: WorkflowDefinition) -> String? {
+        let holders = runs.values.filter { $0.branchOf == nil && $0.started && $0.definition.name == workflow.name }.map(\.id)
+        guard runningPerWorkflow[workflow.name, default: 0] >= workflow.concurrency, !holders.isEmpty else { return nil }
+        // The runs that cannot end before `waiter` does: itself, and up its parent runs
+        // while each waits for the one below (its input names the child once it is set).
+        var blocked: Set<Int64> = [waiter]
+        var child = waiter
+        while let parentID = runs[child]?.parentRun, let parent = runs[parentID], let current = parent.current,
+              case .trigger(let step) = current.definition.kind, step.wait,
+              (current.input["run"]?.intValue ?? child) == child, blocked.insert(parentID).inserted {
+            child = parentID
+        }
+        guard holders.allSatisfy(blocked.contains) else { return nil }
+        let others = holders.filter { $0 != waiter }.sorted().map { "run \($0)" }
+        let held = others.isEmpty ? "this run" : others.joined(separator: ", ") + (holders.contains(waiter) ? " and this run" : "")
+        return "a run of \(workflow.name) could not start before this run ends (\(workflow.name) allows "
+            + "\(workflow.concurrency) at once, held by \(held), "
+            + (holders.count == 1 ? "which waits" : "which wait") + " for this step): it would wait forever"
     }
 }

@@ -39,6 +39,7 @@ public final class EventHub: Sendable {
 
     /// Sends `event` (an object with at least "kind") to the matching subscribers.
     func publish(_ event: [String: JSONValue], runID: Int64?, workflow: String?) {
+        let runID = runID.map(ItemBranchKey.run(of:))  // an item branch's events are its run's
         let targets: [Subscriber] = state.withLock { state in
             guard !state.subscribers.isEmpty else { return [] }
             state.subscribers = state.subscribers.filter { !$0.value.sink.isClosed }

@@ -110,6 +110,10 @@ struct ActiveRun: Sendable {
     /// After a restart: the journaled step executions not yet walked through again.
     var recorded: [RecordedStep] = []
     var runTimer: EventLoop.TimerID?
+    /// On an item branch of a parallel foreach: the key of the run it belongs to.
+    var branchOf: Int64?
+    /// On a run executing a parallel foreach: its items' progress (EngineParallel.swift).
+    var parallel: ParallelForeach?
 
     var spoolPath: String? { trigger.file }
 

@@ -46,7 +46,7 @@ final class JournalReader {
         run["replay_of"] = row.int("replay_of").map(JSONValue.int) ?? .null
         run["attempts"] = .array(try connection.query("""
             SELECT step_index, step_id, attempt, status, started_at, ended_at, exit_code, signal,
-                   stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error, kind, input, output, retry_reason, retry_expected
+                   stdout_tail, stderr_tail, stdout_bytes, stderr_bytes, error, kind, input, output, retry_reason, retry_expected, item
             FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt
             """, [.integer(id)]).map(Self.attempt))
         return .object(run)
@@ -104,6 +104,7 @@ final class JournalReader {
         attempt["output"] = json("output")
         attempt["retry_reason"] = text("retry_reason")
         attempt["retry_expected"] = row.int("retry_expected").map { .bool($0 != 0) } ?? .null
+        if let item = row.int("item") { attempt["item"] = .int(item) }  // a parallel foreach item's attempt
         return .object(attempt)
     }
 }
@@ -210,6 +211,8 @@ struct RecordedStep: Sendable {
     var error: String?
     var retryExpected: Bool
     var wakeAt: Int64?
+    /// The item of a parallel foreach this step ran for (nil outside parallel items).
+    var item: Int?
 }
 
 /// A run a previous daemon left unfinished, as recorded.
@@ -227,6 +230,8 @@ struct RecordedRun: Sendable {
     var replayOf: Int64?
     var startedAt: Int64?
     var steps: [RecordedStep]
+    /// The `--set` change sets of `flowadm resume RUN`, oldest first.
+    var resumeChanges: [[String: JSONValue]] = []
 }
 
 extension JournalReader {
@@ -240,7 +245,7 @@ extension JournalReader {
             let id = row.int("id") ?? 0
             var steps: [RecordedStep] = []
             for attempt in try connection.query("""
-                SELECT step_index, step_id, kind, attempt, status, ended_at, output, exit_code, error, retry_expected, wake_at
+                SELECT step_index, step_id, kind, attempt, status, ended_at, output, exit_code, error, retry_expected, wake_at, item
                 FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt
                 """, [.integer(id)]) {
                 let step = RecordedStep(
@@ -249,16 +254,21 @@ extension JournalReader {
                     status: attempt.string("status") ?? "", finished: attempt.int("ended_at") != nil,
                     output: attempt.string("output").flatMap { try? JSONValue.parse($0) } ?? .null,
                     exitCode: attempt.int("exit_code").map { Int32(truncatingIfNeeded: $0) }, error: attempt.string("error"),
-                    retryExpected: attempt.int("retry_expected") == 1, wakeAt: attempt.int("wake_at"))
+                    retryExpected: attempt.int("retry_expected") == 1, wakeAt: attempt.int("wake_at"),
+                    item: attempt.int("item").map { Int($0) })
                 if steps.last?.sequence == step.sequence { steps[steps.count - 1] = step } else { steps.append(step) }
             }
+            let resumeChanges = try connection.query(
+                "SELECT details FROM run_events WHERE run_id = ? AND kind = 'resume_run' ORDER BY id", [.integer(id)]
+            ).compactMap { event in event.string("details").flatMap { try? JSONValue.parse($0) }?["set"]?.objectValue }
             return RecordedRun(
                 id: id, workflow: row.string("workflow") ?? "", version: row.string("definition_hash") ?? "",
                 status: row.string("status") ?? "", triggerKind: row.string("trigger_kind") ?? "",
                 triggerName: row.string("trigger_name"), spoolPath: row.string("spool_path"),
                 payload: row.string("payload").flatMap { try? JSONValue.parse($0) } ?? .null,
                 vars: row.string("vars").flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:],
-                parentRun: row.int("parent_run"), replayOf: row.int("replay_of"), startedAt: row.int("started_at"), steps: steps)
+                parentRun: row.int("parent_run"), replayOf: row.int("replay_of"), startedAt: row.int("started_at"), steps: steps,
+                resumeChanges: resumeChanges.filter { !$0.isEmpty })
         }
     }
 

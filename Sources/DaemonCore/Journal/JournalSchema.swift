@@ -100,5 +100,8 @@ enum JournalSchema {
             ALTER TABLE step_attempts ADD COLUMN pid INTEGER;
             ALTER TABLE step_attempts ADD COLUMN pid_start_time INTEGER;
             """),
+        SQLiteMigration(name: "the foreach item a parallel item's attempt ran for", sql: """
+            ALTER TABLE step_attempts ADD COLUMN item INTEGER;
+            """),
     ]
 }

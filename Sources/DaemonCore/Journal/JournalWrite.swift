@@ -82,6 +82,8 @@ public enum JournalWrite: Sendable {
     /// A step attempt's process was spawned: its pid (also its process group) and its
     /// start time from /proc/PID/stat, so a restart after a crash can find it again.
     case attemptProcess(runID: Int64, stepIndex: Int, attempt: Int, pid: Int32, startTime: UInt64)
+    /// The attempt ran for item `item` of a parallel foreach (recovery maps it back).
+    case attemptItem(runID: Int64, stepIndex: Int, attempt: Int, item: Int)
 
     func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         switch self {
@@ -157,6 +159,9 @@ public enum JournalWrite: Sendable {
             try connection.execute("DELETE FROM step_attempts WHERE run_id IN (\(finished))", [.text(list)])
             try connection.execute("DELETE FROM run_events WHERE run_id IN (\(finished))", [.text(list)])
             try connection.execute("DELETE FROM runs WHERE id IN (\(finished))", [.text(list)])
+        case .attemptItem(let runID, let stepIndex, let attempt, let item):
+            try connection.execute("UPDATE step_attempts SET item = ? WHERE run_id = ? AND step_index = ? AND attempt = ?",
+                                   [.integer(Int64(item)), .integer(runID), .integer(Int64(stepIndex)), .integer(Int64(attempt))])
         }
     }
 }

@@ -100,6 +100,7 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Queues `writes`; `completion` runs on the writer thread after they commit or fail.
     public func submit(_ writes: [JournalWrite], completion: Completion? = nil) {
+        let writes = writes.contains(where: \.isFromParallelItem) ? writes.flatMap(\.forParallelItems) : writes
         let redacted = writes.map { $0.redacted(by: credentials) }
         condition.lock()
         precondition(!stopping, "journal write submitted after close")

@@ -1,5 +1,5 @@
-// The crash harness: a few hundred spool files through a workflow with idempotent and
-// non-idempotent steps, the real daemon killed with SIGKILL at random moments several
+// The crash harness: a few hundred spool files through two workflows with idempotent
+// and non-idempotent steps (one of them a parallel foreach), the real daemon killed with SIGKILL at random moments several
 // times and restarted, then the accounting SPEC section 5 promises:
 // - every file has exactly one run, and no file is lost from the spool;
 // - every step attempt that executed was committed as started first (each step appends
@@ -28,11 +28,14 @@ final class CrashHarnessTests: XCTestCase {
     }
 
     struct AttemptKey: Hashable, CustomStringConvertible {
-        var run: Int64, step: String, attempt: Int64
-        var description: String { "run \(run) step \(step) attempt \(attempt)" }
+        var run: Int64, step: String, item: String, attempt: Int64
+        var description: String { "run \(run) step \(step)\(item == "-" ? "" : " item " + item) attempt \(attempt)" }
     }
 
-    static let fileCount = 300
+    /// Files for `pay` (three sequential steps); every fifth file also drops one for `fan`
+    /// (a foreach over three items, two at a time, two steps per item).
+    static let payFiles = 300
+    static let fanFiles = payFiles / 5
     static let kills = 5
 
     func testRandomKillsLoseNothingAndRunNoFinishedStepTwice() throws {
@@ -41,53 +44,70 @@ final class CrashHarnessTests: XCTestCase {
         print("crash harness seed: \(seed) (FLOWD_CRASH_SEED=\(seed) repeats it)")
         var random = SeededGenerator(state: seed)
 
-        let ledgerName = "ledger.txt"
-        func step(_ id: String, idempotent: Bool, pause: String) -> String {
+        // Each execution appends "run step attempt item" to the ledger (item "-" outside a foreach).
+        func step(_ id: String, idempotent: Bool, pause: String, item: String = "-", indent: String = "  ") -> String {
             """
-              - id: \(id)
-                idempotent: \(idempotent)
-                run: echo "$FLOWD_RUN \(id) $FLOWD_ATTEMPT" >> "$LEDGER"; sleep \(pause)
+            \(indent)- id: \(id)
+            \(indent)  idempotent: \(idempotent)
+            \(indent)  run: echo "$FLOWD_RUN \(id) $FLOWD_ATTEMPT \(item)" >> "$LEDGER"; sleep \(pause)
             """
         }
         let flowd = try FlowdHarness(
-            workflows: ["pay.yaml": """
-                on: { spool: { format: raw } }
-                env: { LEDGER: "LEDGER_PATH" }
-                steps:
-                \(step("prepare", idempotent: true, pause: "0.01"))
-                \(step("charge", idempotent: false, pause: "0.02"))
-                \(step("notify", idempotent: true, pause: "0"))
-                """],
+            workflows: [
+                "pay.yaml": """
+                    on: { spool: { format: raw } }
+                    env: { LEDGER: "LEDGER_PATH" }
+                    steps:
+                    \(step("prepare", idempotent: true, pause: "0.01"))
+                    \(step("charge", idempotent: false, pause: "0.02"))
+                    \(step("notify", idempotent: true, pause: "0"))
+                    """,
+                "fan.yaml": """
+                    on: { spool: { format: raw } }
+                    env: { LEDGER: "LEDGER_PATH" }
+                    vars: { parts: [0, 1, 2] }
+                    steps:
+                      - id: each
+                        foreach: '{{ vars.parts }}'
+                        parallel: 2
+                        do:
+                    \(step("copy", idempotent: true, pause: "0.02", item: "{{ item }}", indent: "      "))
+                    \(step("publish", idempotent: false, pause: "0.01", item: "{{ item }}", indent: "      "))
+                    """,
+            ],
             configuration: "workers: 2\n")
-        let ledger = flowd.path(ledgerName)
-        let definition = flowd.path("etc/flowd/workflows/pay.yaml")
-        try String(contentsOfFile: definition, encoding: .utf8)
-            .replacingOccurrences(of: "LEDGER_PATH", with: ledger)
-            .write(toFile: definition, atomically: true, encoding: .utf8)
+        let ledger = flowd.path("ledger.txt")
+        for name in ["pay", "fan"] {
+            let definition = flowd.path("etc/flowd/workflows/\(name).yaml")
+            try String(contentsOfFile: definition, encoding: .utf8)
+                .replacingOccurrences(of: "LEDGER_PATH", with: ledger)
+                .write(toFile: definition, atomically: true, encoding: .utf8)
+        }
 
         // Files arrive in batches, some while the daemon is down.
         var dropped = 0
         func dropBatch(_ count: Int) throws {
-            let end = min(dropped + count, Self.fileCount)
+            let end = min(dropped + count, Self.payFiles)
             while dropped < end {
                 dropped += 1
                 try flowd.drop("payment \(dropped)\n", workflow: "pay", name: "p\(dropped)")
+                if dropped % 5 == 0 { try flowd.drop("fan \(dropped / 5)\n", workflow: "fan", name: "f\(dropped / 5)") }
             }
         }
 
-        try dropBatch(Self.fileCount / 2)
+        try dropBatch(Self.payFiles / 2)
         try flowd.start()
-        let batch = (Self.fileCount - Self.fileCount / 2 + Self.kills - 1) / Self.kills
+        let batch = (Self.payFiles - Self.payFiles / 2 + Self.kills - 1) / Self.kills
         for round in 1...Self.kills {
             let delay = Double.random(in: 0.2...1.5, using: &random)
             usleep(UInt32(delay * 1_000_000))
             if Bool.random(using: &random) { try dropBatch(batch / 2) }
             try flowd.stop(signal: SIGKILL)
-            print("crash harness: kill \(round) after \(String(format: "%.2f", delay)) s, \(dropped) files dropped")
+            print("crash harness: kill \(round) after \(String(format: "%.2f", delay)) s, \(dropped) pay files dropped")
             try dropBatch(batch - batch / 2)
             try flowd.start()
         }
-        try dropBatch(Self.fileCount)
+        try dropBatch(Self.payFiles)
 
         // Let everything settle, then act as the operator for runs left interrupted.
         let journal = try SQLiteConnection(path: flowd.path("state/journal.sqlite"), options: {
@@ -98,8 +118,8 @@ final class CrashHarnessTests: XCTestCase {
         }())
         func statusCounts() throws -> [String: Int] {
             var counts: [String: Int] = [:]
-            for row in try journal.query("SELECT status, count(*) AS n FROM runs WHERE workflow = 'pay' GROUP BY status") {
-                counts[row["status"].stringValue ?? "?"] = Int(row.int("n") ?? 0)
+            for row in try journal.query("SELECT workflow || ' ' || status AS what, count(*) AS n FROM runs GROUP BY workflow, status") {
+                counts[row["what"].stringValue ?? "?"] = Int(row.int("n") ?? 0)
             }
             return counts
         }
@@ -107,45 +127,46 @@ final class CrashHarnessTests: XCTestCase {
         var counts: [String: Int] = [:]
         defer {
             print("crash harness: runs by status at the end: \(counts)")
-            for row in (try? journal.query("SELECT id, error FROM runs WHERE workflow = 'pay' AND status <> 'succeeded'")) ?? [] {
+            for row in (try? journal.query("SELECT id, error FROM runs WHERE status <> 'succeeded'")) ?? [] {
                 let id = row.int("id") ?? 0
                 print("crash harness: run \(id): \(row["error"].stringValue ?? "")")
-                for attempt in (try? journal.query("SELECT step_id, attempt, status, error, exit_code, stderr_tail FROM step_attempts WHERE run_id = ?", [.integer(id)])) ?? [] {
-                    print("  \(attempt["step_id"].stringValue ?? "") \(attempt.int("attempt") ?? 0) \(attempt["status"].stringValue ?? "") exit \(attempt.int("exit_code") ?? -1) \(attempt["error"].stringValue ?? "") \(attempt["stderr_tail"].stringValue ?? "")")
+                for attempt in (try? journal.query("SELECT step_id, item, attempt, status, error, exit_code FROM step_attempts WHERE run_id = ?", [.integer(id)])) ?? [] {
+                    print("  \(attempt["step_id"].stringValue ?? "") item \(attempt.int("item").map(String.init) ?? "-") attempt \(attempt.int("attempt") ?? 0) \(attempt["status"].stringValue ?? "") exit \(attempt.int("exit_code") ?? -1) \(attempt["error"].stringValue ?? "")")
                 }
             }
         }
-        try flowd.waitUntil("every file has a finished run", timeout: 120) {
+        try flowd.waitUntil("every file has a finished run", timeout: 150) {
             counts = try statusCounts()
-            if let interrupted = counts["interrupted"], interrupted > 0 {
-                for row in try journal.query("SELECT id FROM runs WHERE workflow = 'pay' AND status = 'interrupted'") {
-                    let result = flowd.flowadm("resume", String(row.int("id") ?? 0))
-                    if result.status == 0 { resumed += 1 }
-                }
+            for row in try journal.query("SELECT id FROM runs WHERE status = 'interrupted'") {
+                if flowd.flowadm("resume", String(row.int("id") ?? 0)).status == 0 { resumed += 1 }
             }
-            return counts.values.reduce(0, +) == Self.fileCount && counts["succeeded"] == Self.fileCount
+            return counts == ["pay succeeded": Self.payFiles, "fan succeeded": Self.fanFiles]
         }
-        print("crash harness: \(Self.kills) kills, \(resumed) interrupted runs resumed by the operator")
+        print("crash harness: \(Self.kills) kills, \(resumed) resumes by the operator")
 
         // Every file has exactly one run.
-        let runs = try journal.query("SELECT id, trigger_name FROM runs WHERE workflow = 'pay'")
-        let names = runs.compactMap { $0["trigger_name"].stringValue }
-        XCTAssertEqual(names.count, Self.fileCount)
-        XCTAssertEqual(Set(names), Set((1...Self.fileCount).map { "p\($0)" }), "one run per file, none missing, none twice")
+        for (workflow, prefix, expected) in [("pay", "p", Self.payFiles), ("fan", "f", Self.fanFiles)] {
+            let names = try journal.query("SELECT trigger_name FROM runs WHERE workflow = ?", [.text(workflow)])
+                .compactMap { $0["trigger_name"].stringValue }
+            XCTAssertEqual(names.count, expected, "\(workflow): one run per file")
+            XCTAssertEqual(Set(names), Set((1...expected).map { "\(prefix)\($0)" }), "\(workflow): no file missing, none twice")
+        }
 
         // The ledger against the journal.
         var executed: [AttemptKey: Int] = [:]
         for line in try String(contentsOfFile: ledger, encoding: .utf8).split(separator: "\n") {
             let fields = line.split(separator: " ")
-            guard fields.count == 3, let run = Int64(fields[0]), let attempt = Int64(fields[2]) else {
+            guard fields.count == 4, let run = Int64(fields[0]), let attempt = Int64(fields[2]) else {
                 XCTFail("a torn ledger line: \(line)")
                 continue
             }
-            executed[AttemptKey(run: run, step: String(fields[1]), attempt: attempt), default: 0] += 1
+            executed[AttemptKey(run: run, step: String(fields[1]), item: String(fields[3]), attempt: attempt), default: 0] += 1
         }
         var recorded: [AttemptKey: String] = [:]
-        for row in try journal.query("SELECT a.run_id, a.step_id, a.attempt, a.status FROM step_attempts a JOIN runs r ON r.id = a.run_id WHERE r.workflow = 'pay'") {
-            let key = AttemptKey(run: row.int("run_id") ?? 0, step: row["step_id"].stringValue ?? "", attempt: row.int("attempt") ?? 0)
+        for row in try journal.query("SELECT run_id, step_id, item, attempt, status FROM step_attempts WHERE step_id <> 'each'") {
+            let key = AttemptKey(run: row.int("run_id") ?? 0, step: row["step_id"].stringValue ?? "",
+                                 item: row.int("item").map(String.init) ?? "-", attempt: row.int("attempt") ?? 0)
+            XCTAssertNil(recorded[key], "\(key) journaled twice")
             recorded[key] = row["status"].stringValue
         }
         for (key, times) in executed {
@@ -155,22 +176,23 @@ final class CrashHarnessTests: XCTestCase {
         var succeededSteps: [String: Int] = [:]
         for (key, status) in recorded where status == "succeeded" {
             XCTAssertEqual(executed[key], 1, "\(key) is recorded succeeded but did not run exactly once")
-            succeededSteps["\(key.run) \(key.step)", default: 0] += 1
+            succeededSteps["\(key.run) \(key.step) \(key.item)", default: 0] += 1
         }
-        XCTAssertEqual(succeededSteps.count, Self.fileCount * 3, "every step of every run succeeded")
+        XCTAssertEqual(succeededSteps.count, Self.payFiles * 3 + Self.fanFiles * 3 * 2, "every step of every run and item succeeded")
         XCTAssertTrue(succeededSteps.values.allSatisfy { $0 == 1 }, "no step succeeded twice")
-        let charges = executed.keys.filter { $0.step == "charge" }
-        let rerunCharges = charges.count - Self.fileCount
-        print("crash harness: \(executed.count) attempts executed, \(rerunCharges) non-idempotent steps ran again after an operator's resume")
+        let reruns = executed.count - succeededSteps.count
+        print("crash harness: \(executed.count) attempts executed, \(reruns) of them again after a kill (idempotent or resumed)")
 
         // No file is lost from the spool: all in done/, nothing left elsewhere.
         func files(_ directory: String) -> [String] {
             ((try? FileManager.default.contentsOfDirectory(atPath: flowd.path(directory))) ?? []).filter { !$0.hasPrefix(".") }
         }
-        try flowd.waitUntil("every file reached done/") { files("spool/done/pay").count == Self.fileCount }
-        XCTAssertEqual(files("spool/incoming/pay"), [])
-        XCTAssertEqual(files("spool/active/pay"), [])
-        XCTAssertEqual(files("spool/rejected/pay"), [])
+        for (workflow, expected) in [("pay", Self.payFiles), ("fan", Self.fanFiles)] {
+            try flowd.waitUntil("every \(workflow) file reached done/") { files("spool/done/\(workflow)").count == expected }
+            XCTAssertEqual(files("spool/incoming/\(workflow)"), [])
+            XCTAssertEqual(files("spool/active/\(workflow)"), [])
+            XCTAssertEqual(files("spool/rejected/\(workflow)"), [])
+        }
         XCTAssertEqual(try flowd.stop(), 0, "a clean stop after all that")
     }
 }

@@ -193,6 +193,33 @@ final class ConnectorTests: XCTestCase {
         XCTAssertNil(recorder.requests.first?["headers"]?["x-flowd-signature"])
     }
 
+    /// Slack answers HTTP 200 with `ok: false` when it refuses a message: the manifest's
+    /// fail_if makes that a step failure with Slack's reason, not a success.
+    func testSlackOkFalseFailsTheStepWithSlacksError() throws {
+        let recorder = try Recorder()
+        defer { recorder.stop() }
+        let workflow = """
+            on: { spool: { format: json } }
+            steps:
+              - id: refused
+                uses: slack/post-message
+                with: { channel: "#nope", text: hi }
+                continue_on_error: true
+              - id: posted
+                uses: slack/post-message
+                with: { channel: "#ops", text: hi }
+            """
+        let flowd = try makeDaemon(["okfalse.yaml": workflow], recorder: recorder, credentials: ["slack_token": "xoxb-secret"])
+        try flowd.start()
+        try flowd.drop("{}", workflow: "okfalse", name: "a.json")
+        let run = try flowd.waitForRun(1)
+        let attempts = run["attempts"]?.arrayValue ?? []
+        XCTAssertEqual(attempts.map { $0["status"] }, ["failed", "succeeded"], "\(run)")
+        XCTAssertEqual(attempts.first?["error"], "slack/post-message: Slack refused the message: channel_not_found")
+        XCTAssertEqual(attempts.last?["output"]?["ok"], true)
+        XCTAssertEqual(recorder.requests.count, 2)
+    }
+
     func testMissingCredentialAndFailingStatusAreClearStepErrors() throws {
         let recorder = try Recorder()
         defer { recorder.stop() }

@@ -224,6 +224,20 @@ public struct ConnectorInvocation: Sendable {
         return .object(result)
     }
 
+    /// Why an answer with an expected status is still a failure (`fail_if:` held), or nil.
+    public func failure(response: JSONValue) throws(Failure) -> String? {
+        guard let failIf = action.failIf else { return nil }
+        let context = ExpressionContext(roots: ["response": response, "inputs": .object(inputs)])
+        do {
+            guard ExpressionEvaluator.isTruthy(try Template.parse(failIf).evaluate(in: context)) else { return nil }
+            guard let failMessage = action.failMessage else { return "fail_if holds: \(failIf)" }
+            let message = try Template.parse(failMessage).evaluate(in: context)
+            return message.stringValue ?? message.serialized()
+        } catch {
+            throw Failure(message: "\(connector)/\(action.name) fail_if: \(error.message)")
+        }
+    }
+
     /// Whether an HTTP status (or a command's exit code) counts as success.
     public func expects(_ code: Int) -> Bool {
         if !action.expect.isEmpty { return action.expect.contains(code) }

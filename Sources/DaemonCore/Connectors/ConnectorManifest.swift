@@ -65,6 +65,11 @@ public struct ConnectorAction: Sendable, Equatable {
     public var expect: [Int]
     /// Output keys mapped from templates; nil: the whole response.
     public var output: [String: String]?
+    /// A template over `response` and `inputs`: when it is true an expected status still
+    /// fails the step (APIs such as Slack's answer 200 with `ok: false`).
+    public var failIf: String?
+    /// The step's error when `failIf` holds (a template over the same roots).
+    public var failMessage: String?
 
     public func input(_ name: String) -> ConnectorInput? { inputs.first { $0.name == name } }
 }

@@ -10,7 +10,7 @@
 /// Loads and validates connector manifests.
 public enum ConnectorManifestLoader {
     static let manifestKeys = ["name", "description", "base_url", "credentials", "optional_credentials", "actions"]
-    static let actionKeys = ["description", "credentials", "inputs", "request", "command", "expect", "output"]
+    static let actionKeys = ["description", "credentials", "inputs", "request", "command", "expect", "output", "fail_if", "fail_message"]
     static let inputKeys = ["type", "required", "default", "description", "single_line"]
     static let requestKeys = ["method", "path", "headers", "query", "body", "sign"]
     static let commandKeys = ["argv", "stdin"]
@@ -151,6 +151,17 @@ public enum ConnectorManifestLoader {
             let outputScope = TemplateScope(inputs: scope.inputs, credentials: [], response: true)
             for pair in node.pairs ?? [] { checkTemplates(pair.value, what: "\(what).output", scope: outputScope, reader: reader) }
         }
+        var failIf: String?, failMessage: String?
+        let responseScope = TemplateScope(inputs: scope.inputs, credentials: [], response: true)
+        if let node = members["fail_if"] {
+            failIf = reader.string(node, what: "\(what).fail_if")
+            checkTemplates(node, what: "\(what).fail_if", scope: responseScope, reader: reader)
+        }
+        if let node = members["fail_message"] {
+            failMessage = reader.string(node, what: "\(what).fail_message")
+            checkTemplates(node, what: "\(what).fail_message", scope: responseScope, reader: reader)
+            if members["fail_if"] == nil { reader.report(node, "\(what).fail_message needs fail_if") }
+        }
         var description: String?
         if let node = members["description"] { description = reader.string(node, what: "\(what).description") }
         var needed = manifest.credentials
@@ -161,7 +172,8 @@ public enum ConnectorManifestLoader {
             }
         }
         guard let operation else { return nil }
-        return ConnectorAction(name: name, description: description, credentials: needed, inputs: inputs, operation: operation, expect: expect, output: output)
+        return ConnectorAction(name: name, description: description, credentials: needed, inputs: inputs, operation: operation, expect: expect, output: output,
+                               failIf: failIf, failMessage: failMessage)
     }
 
     private static func readInput(_ node: YAMLNode, name: String, what: String, reader: NodeReader) -> ConnectorInput? {
@@ -288,7 +300,7 @@ public enum ConnectorManifestLoader {
                 case "credentials":
                     if path.count > 1, !scope.credentials.contains(path[1]) {
                         reader.report(node, "\(what): credentials.\(path[1]) is not listed in the manifest's credentials"
-                                      + (scope.response ? " (output: templates cannot read credentials)" : ""))
+                                      + (scope.response ? " (templates over the response cannot read credentials)" : ""))
                     }
                 case "response" where scope.response:
                     break

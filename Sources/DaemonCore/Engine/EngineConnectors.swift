@@ -96,7 +96,15 @@ extension Engine {
             end.standardOutputBytes = response.body.count
             end.exitCode = Int32(response.status)
             if invocation.expects(response.status) {
-                mapOutput(response.stepOutput)
+                do {
+                    if let message = try invocation.failure(response: response.stepOutput) {
+                        end.error = "\(label): \(message)"
+                    } else {
+                        mapOutput(response.stepOutput)
+                    }
+                } catch {
+                    end.error = error.message
+                }
             } else {
                 let excerpt = ConnectorInvocation.excerpt(response.body)
                 end.error = "\(label): HTTP \(response.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")

@@ -38,6 +38,13 @@ final class ConnectorManifestTests: XCTestCase {
               both:
                 request: { path: / }
                 command: { argv: [/bin/true] }
+              judged:
+                request: { path: / }
+                fail_if: "{{ response.body.ok == false }}"
+                fail_message: "{{ credentials.token }}"
+              lonely:
+                request: { path: / }
+                fail_message: why
             """
         XCTAssertThrowsError(try ConnectorManifestLoader.load(text: text, path: "bad.yaml")) { error in
             let messages = (error as? DefinitionErrors)?.errors.map(\.description) ?? []
@@ -51,6 +58,9 @@ final class ConnectorManifestTests: XCTestCase {
                 "bad.yaml:12:33: action send.request.headers: credentials.other is not listed in the manifest's credentials",
                 "bad.yaml:14:22: action run.command.argv must start with an absolute program path, e.g. /usr/sbin/sendmail",
                 "bad.yaml:16:5: action both has both request and command; it needs exactly one",
+                "bad.yaml:21:19: action judged.fail_message: credentials.token is not listed in the manifest's credentials "
+                    + "(templates over the response cannot read credentials)",
+                "bad.yaml:24:19: action lonely.fail_message needs fail_if",
             ])
         }
     }

@@ -5,7 +5,8 @@ Usage: connector_server.py LOG_FILE
 Prints "PORT\n", serves until stdin closes or 60 s pass. Each request is appended to
 LOG_FILE as a JSON line: method, path (raw, still percent-encoded), query, headers
 (lowercased names), body. Answers: a path containing /ratelimit gets 429 with
-Retry-After: 1 the first time, then 200; /fail gets 500 with a text body; anything
+Retry-After: 1 the first time, then 200; /fail gets 500 with a text body; a body
+naming channel "#nope" gets 200 with Slack's {"ok": false, "error": ...}; anything
 else 200 application/json with fields every built-in output mapping reads.
 """
 
@@ -39,6 +40,8 @@ class Handler(BaseHTTPRequestHandler):
             SEEN.add(parts.path)
         if "/ratelimit" in parts.path and first:
             self.answer(429, b'{"error": "slow down"}', {"Retry-After": "1"})
+        elif b'"#nope"' in body:
+            self.answer(200, b'{"ok": false, "error": "channel_not_found"}')
         elif "/fail" in parts.path:
             self.answer(500, b"internal trouble\nsecond line", {"Content-Type": "text/plain"})
         else:

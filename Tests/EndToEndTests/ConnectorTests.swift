@@ -193,6 +193,27 @@ final class ConnectorTests: XCTestCase {
         XCTAssertNil(recorder.requests.first?["headers"]?["x-flowd-signature"])
     }
 
+    /// A plain http: step honours Retry-After on 429/503 like a connector action does.
+    func testPlainHTTPStepWaitsForRetryAfter() throws {
+        let recorder = try Recorder()
+        defer { recorder.stop() }
+        let workflow = """
+            on: { spool: { format: json } }
+            steps:
+              - id: call
+                http: { url: "http://127.0.0.1:\(recorder.port)/ratelimit/plain" }
+                retry: { max_attempts: 3, initial: 1h }
+            """
+        let flowd = try makeDaemon(["plain.yaml": workflow], recorder: recorder, credentials: [:])
+        try flowd.start()
+        try flowd.drop("{}", workflow: "plain", name: "a.json")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded", "\(run)")
+        let attempts = run["attempts"]?.arrayValue ?? []
+        XCTAssertEqual(attempts.map { $0["status"] }, ["failed", "succeeded"])
+        XCTAssertEqual(attempts.first?["retry_reason"], "attempt 2 of 3 in 1s (the server's Retry-After)")
+    }
+
     /// Slack answers HTTP 200 with `ok: false` when it refuses a message: the manifest's
     /// fail_if makes that a step failure with Slack's reason, not a success.
     func testSlackOkFalseFailsTheStepWithSlacksError() throws {

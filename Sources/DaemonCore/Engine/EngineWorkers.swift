@@ -188,6 +188,7 @@ extension Engine {
         var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
         var durationMilliseconds: Int64 = 0
         var retryCode: Int?
+        var retryAfter: Duration?
         switch result {
         case .success(let response):
             durationMilliseconds = response.duration.milliseconds
@@ -202,6 +203,9 @@ extension Engine {
                 end.error = "HTTP \(response.status)" + (http.expect.isEmpty ? " (expected a 2xx status)"
                     : " (expected \(http.expect.map(String.init).joined(separator: ", ")))")
                 retryCode = response.status
+                if response.status == 429 || response.status == 503 {
+                    retryAfter = ConnectorInvocation.retryAfter(response.headers["retry-after"])
+                }
             }
         case .failure(.cancelled):
             end.status = current.abandoned ? "cancelled" : "interrupted"
@@ -212,7 +216,7 @@ extension Engine {
         case .failure(let error):
             end.error = "\(error)"
         }
-        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds)
+        finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds, retryAfter: retryAfter)
     }
 
     func judgeProcess(_ runID: Int64, run: ActiveRun, current: CurrentStep, runStep: RunStep, _ result: ProcessAttemptResult) {

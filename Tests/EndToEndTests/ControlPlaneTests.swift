@@ -131,6 +131,31 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(flowd.flowadm("status").status, 0, "root still may")
     }
 
+    /// `on.manual: false`: an owner may not start the workflow by hand, an admin still may;
+    /// an owner of a workflow that takes manual triggers may.
+    func testManualFalseRefusesOwnersButNotAdmins() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to run flowadm as another user (setpriv)") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { throw XCTSkip("setpriv is not installed") }
+        let flowd = try FlowdHarness(workflows: [
+            "closed.yaml": "owners: [nogroup]\non: { manual: false, spool: { format: json } }\nsteps:\n  - id: s\n    run: 'true'\n",
+            "open.yaml": "owners: [nogroup]\non: { manual: true }\nsteps:\n  - id: s\n    run: 'true'\n",
+        ])
+        try flowd.start()
+        XCTAssertEqual(chmod(flowd.root, 0o755), 0)
+        XCTAssertEqual(chmod(flowd.path("run"), 0o755), 0)
+        XCTAssertEqual(chmod(flowd.path("run/control.sock"), 0o666), 0)
+        func asOwner(_ arguments: String...) -> CommandResult {
+            flowd.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                           FlowdHarness.binaryDirectory + "/flowadm", "--root", flowd.root] + arguments)
+        }
+        let refused = asOwner("trigger", "closed")
+        XCTAssertEqual(refused.status, 4, refused.standardError)
+        XCTAssertTrue(refused.standardError.contains("workflow closed does not take manual triggers (on.manual is false)"), refused.standardError)
+        XCTAssertEqual(asOwner("trigger", "open").status, 0, "an owner may trigger a workflow that takes manual triggers")
+        let byAdmin = flowd.flowadm("trigger", "closed", "--wait")
+        XCTAssertEqual(byAdmin.status, 0, "admins always may: \(byAdmin.standardError)")
+    }
+
     func testThirdPartyVarlinkClient() throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Support/varlink_client.py").path
         let probe = Process()

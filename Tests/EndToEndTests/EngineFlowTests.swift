@@ -45,6 +45,36 @@ final class EngineFlowTests: XCTestCase {
         XCTAssertEqual(steps[5]["stdout"], "run 1 failed at breaks\n")
     }
 
+    /// `if:` and `foreach:` written as bare expressions (no `{{ }}`) mean the same as
+    /// the template form (they used to be taken as plain, always-true text).
+    func testBareExpressionsInIfAndForeach() throws {
+        let flowd = try FlowdHarness(workflows: ["bare.yaml": """
+            on: { spool: { format: json } }
+            steps:
+              - id: fine
+                run: echo fine
+              - id: skipped
+                if: steps.fine.status == "failed"
+                run: echo should not run
+              - id: taken
+                if: steps.fine.status == "succeeded" && trigger.payload.go
+                run: echo taken
+              - id: each
+                foreach: trigger.payload.items
+                do:
+                  - id: show
+                    run: echo "item {{ item }}"
+            """])
+        try flowd.start()
+        try flowd.drop(#"{"go": true, "items": ["a", "b"]}"#, workflow: "bare", name: "a.json")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded", "\(run)")
+        let byStep = Dictionary(grouping: attempts(run), by: { $0["step"]?.stringValue ?? "" })
+        XCTAssertEqual(byStep["skipped"]?.first?["status"], "skipped")
+        XCTAssertEqual(byStep["taken"]?.first?["stdout"], "taken\n")
+        XCTAssertEqual(byStep["show"]?.map { $0["stdout"] }, ["item a\n", "item b\n"])
+    }
+
     func testSetOutputsExpressionsForeachAndFallback() throws {
         let flowd = try FlowdHarness(workflows: ["data.yaml": """
             on: { spool: { format: json } }

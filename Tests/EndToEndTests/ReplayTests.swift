@@ -5,6 +5,27 @@ import Foundation
 import XCTest
 
 final class ReplayTests: XCTestCase {
+    /// A replay of a spool run reads the original's file (kept in done/) through
+    /// $FLOWD_TRIGGER_FILE; the file stays where it is.
+    func testReplayOfASpoolRunSeesTheOriginalFile() throws {
+        let flowd = try FlowdHarness(workflows: ["read.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: read
+                run: cat "$FLOWD_TRIGGER_FILE"
+            """])
+        try flowd.start()
+        try flowd.drop("the file's text\n", workflow: "read", name: "in.txt")
+        XCTAssertEqual(try flowd.waitForRun(1)["attempts"]?.arrayValue?.first?["stdout"], "the file's text\n")
+        try flowd.waitUntil("the file reaches done/") { flowd.exists("spool/done/read/1.in.txt") }
+        let replay = flowd.flowadm("replay", "1", "--wait")
+        XCTAssertEqual(replay.status, 0, replay.standardError)
+        let run = try flowd.waitForRun(2)
+        XCTAssertEqual(run["status"], "succeeded", "\(run)")
+        XCTAssertEqual(run["attempts"]?.arrayValue?.first?["stdout"], "the file's text\n")
+        XCTAssertTrue(flowd.exists("spool/done/read/1.in.txt"), "the original's file stays in done/")
+    }
+
     func testReplayUsesTheOriginalVersionReusesOutputsAndDiffNamesTheChanges() throws {
         let original = """
             on: { manual: true }

@@ -49,8 +49,9 @@ extension ControlService {
                                         exitCode: attempt["exit_code"]?.intValue.map { Int32(truncatingIfNeeded: $0) },
                                         attempts: Int(attempt["attempt"]?.intValue ?? 1))
         }
+        let originalFile = original["spool_path"]?.stringValue.flatMap { (try? FileSystem.status($0)) != nil ? $0 : nil }
         let request = ReplayRequest(originalID: originalID, definition: definition, workflow: workflow, payload: payload, vars: vars,
-                                    fromStep: try optionalString(call.parameters, "from"), recorded: recorded)
+                                    fromStep: try optionalString(call.parameters, "from"), recorded: recorded, triggerFile: originalFile)
         let engine = dependencies.engine
         let journal = dependencies.journal
         engine.loop.execute { [self] in

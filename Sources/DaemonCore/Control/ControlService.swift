@@ -145,6 +145,12 @@ final class ControlService: VarlinkInterfaceHandler, @unchecked Sendable {
             guard let definition else {
                 return reply.error("io.flowd.Control.NotFound", ["kind": "workflow", "name": .string(workflow)])
             }
+            // `on.manual: false`: only admins may still start a run by hand (SPEC 2).
+            guard definition.manualTrigger || dependencies.authorizer.access(for: peer) == .admin else {
+                return reply.error("io.flowd.Control.PermissionDenied", [
+                    "message": .string("workflow \(workflow) does not take manual triggers (on.manual is false); only an admin of flowd may start it by hand"),
+                ])
+            }
             if let refusal = engine.journalRefusal {
                 return reply.error("io.flowd.Control.NotAccepting", ["message": .string(refusal)])
             }

@@ -143,7 +143,7 @@ extension WorkflowLoader {
             reader.report(body, "do must be a non-empty list of steps, found \(body.items == nil ? body.kindName : "an empty list")")
             return nil
         }
-        var loop = ForeachStep(items: items, steps: [])
+        var loop = ForeachStep(items: bareExpressionAsTemplate(items), steps: [])
         if let value = members["parallel"] { loop.parallel = reader.integer(value, what: "parallel", range: 1...1000) ?? 1 }
         if let value = members["max_items"] {
             loop.maxItems = reader.integer(value, what: "max_items", range: 1...1_000_000) ?? loop.maxItems

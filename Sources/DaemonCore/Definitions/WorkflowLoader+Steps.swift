@@ -81,7 +81,7 @@ extension WorkflowLoader {
         guard let kind = readKind(kindKey, members: members, step: id, context: context) else { return nil }
         var step = StepDefinition(id: id, kind: kind, location: node.location)
         if let value = members["name"] { step.name = reader.string(value, what: "name") }
-        step.condition = members["if"].flatMap(\.scalarText)
+        step.condition = members["if"].flatMap(\.scalarText).map(bareExpressionAsTemplate)
         if let value = members["timeout"] { step.timeout = reader.positiveDuration(value, what: "timeout") }
         if let value = members["retry"] { step.retry = readRetry(value, what: "retry", reader: reader) }
         if let value = members["idempotent"] { step.idempotent = reader.boolean(value, what: "idempotent") ?? false }
@@ -105,5 +105,12 @@ extension WorkflowLoader {
         }
         context.visibleSteps = outerVisible
         return step
+    }
+
+    /// `if:` and `foreach:` take a bare expression as well as a template (the check
+    /// parses both); the engine evaluates templates, so a bare one is stored wrapped in
+    /// `{{ }}` (`if: steps.a.status == "failed"` is the condition, not a non-empty text).
+    static func bareExpressionAsTemplate(_ text: String) -> String {
+        text.contains("{{") ? text : "{{ " + text + " }}"
     }
 }

@@ -214,6 +214,9 @@ struct ReplayRequest: Sendable {
     var fromStep: String?
     /// Recorded outcomes of the original run's steps, by step id (the last attempt).
     var recorded: [String: StepResult]
+    /// The original's spool file (in done/) when it is still there: the replay's
+    /// `trigger.file` and $FLOWD_TRIGGER_FILE, so steps that read the file work again.
+    var triggerFile: String? = nil
 }
 
 extension Engine {
@@ -232,7 +235,8 @@ extension Engine {
         }
         let reusedSteps = definition.steps[..<startIndex]
         let id = createRun(definition: definition, payload: request.payload,
-                           trigger: TriggerInfo(kind: "replay", name: "run \(request.originalID)"), replayOf: request.originalID) { run in
+                           trigger: TriggerInfo(kind: "replay", name: "run \(request.originalID)", file: request.triggerFile),
+                           replayOf: request.originalID) { run in
             run.vars.merge(request.vars) { $1 }
             run.frames[0].index = startIndex
             var writes: [JournalWrite] = []

@@ -113,7 +113,11 @@ final class RetentionPruner: Sendable {
             report.batchTime += batchTime
             report.batches += 1
             report.runs += batch.count
-            for path in batch.compactMap(\.spoolPath) where isInDone(path) {
+            // Only the run's own file (done/WF/ID.NAME): a replay records its original's
+            // file as its trigger file, which stays with the original.
+            for run in batch {
+                guard let path = run.spoolPath, isInDone(path),
+                      path.split(separator: "/").last?.hasPrefix("\(run.id).") == true else { continue }
                 remove(path, into: &report)
             }
             if batch.count < policy.batchSize { return }

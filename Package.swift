@@ -17,9 +17,11 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CFlowdShim"),
+        // libcurl is not linked: the shim loads it with dlopen on the first http step.
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "DaemonCore",
-            dependencies: ["CYAML", "CSystemd", "CSQLite", "CFlowdShim"]
+            dependencies: ["CYAML", "CSystemd", "CSQLite", "CFlowdShim", "CCurlShim"]
         ),
         .executableTarget(name: "flowd", dependencies: ["DaemonCore"]),
         .executableTarget(name: "flowadm", dependencies: ["DaemonCore"]),

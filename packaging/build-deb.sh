@@ -16,9 +16,9 @@ for tool in scdoc dpkg-deb dpkg-shlibdeps strip gzip; do
 done
 
 # Full RELRO (-z relro -z now), as Debian's hardening flags ask of every binary.
-# FoundationNetworking (http steps) is static too and needs the system libcurl at link
-# time (libcurl4-openssl-dev); at run time the package depends on libcurl4.
-release="-c release --static-swift-stdlib -Xlinker -lcurl -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now"
+# libcurl (http steps) is not linked: flowd loads it with dlopen on the first http step,
+# so dpkg-shlibdeps cannot see it and control.in names libcurl4 itself.
+release="-c release --static-swift-stdlib -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now"
 # shellcheck disable=SC2086
 "$swift" build $release --product flowd >&2
 # shellcheck disable=SC2086

@@ -2,7 +2,6 @@
 # install-deb-deps.sh: installs the Debian packages `make deb` and `make check-deb`
 # need beyond the build's own, when any is missing: scdoc (man pages), dpkg-dev
 # (dpkg-shlibdeps), lintian, systemd (systemd-analyze, systemd-sysusers,
-# systemd-tmpfiles), binutils (strip), libcurl4-openssl-dev (the static
-# FoundationNetworking links libcurl).
+# systemd-tmpfiles), binutils (strip).
 set -eu
-exec "$(dirname "$0")/../scripts/install-build-deps.sh" scdoc dpkg-dev lintian systemd binutils libcurl4-openssl-dev
+exec "$(dirname "$0")/../scripts/install-build-deps.sh" scdoc dpkg-dev lintian systemd binutils

@@ -30,7 +30,7 @@ final class PackagingDebTests: XCTestCase {
 
     func testMetadataNamesTheLibrariesAndNoSwiftRuntime() throws {
         let depends = try runTool("/usr/bin/dpkg-deb", ["-f", deb, "Depends"]).output
-        for library in ["libyaml-0-2", "libsystemd0", "libsqlite3-0", "libc6", "systemd"] {
+        for library in ["libyaml-0-2", "libsystemd0", "libsqlite3-0", "libc6", "libcurl4", "systemd"] {
             XCTAssertTrue(depends.contains(library), "Depends lacks \(library): \(depends)")
         }
         XCTAssertFalse(depends.lowercased().contains("swift"), depends)

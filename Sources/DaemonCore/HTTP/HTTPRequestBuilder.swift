@@ -1,33 +1,44 @@
-// HTTPRequestBuilder.swift: turns an HTTPRequestSpec into the URLRequest that
-// URLSession sends: checks the URL (absolute, http or https, with a host), appends
-// the query, sets the headers and body; and decides what a followed redirect may
-// carry along (credentials stay with the origin they were meant for).
+// HTTPRequestBuilder.swift: turns an HTTPRequestSpec into the PreparedRequest that
+// HTTPClient sends: checks the URL (absolute, http or https, with a host), appends
+// the query, sets the headers and body; and builds the request a followed redirect
+// sends (the method per RFC 9110, credentials only to the origin they were meant for).
 //
 // Fails only with HTTPClientError.invalidURL, before anything is sent.
 
 import Foundation
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+/// One request as it goes on the wire: method, URL, header fields, body.
+struct PreparedRequest: Sendable, Equatable {
+    struct Field: Sendable, Equatable {
+        var name: String
+        var value: String
+    }
 
-/// Builds URLRequests for HTTPClient. Pure functions, no I/O.
+    var method: String
+    var url: URL
+    /// In the order they are sent; names are HTTP tokens, values have no CR, LF or NUL.
+    var fields: [Field]
+    /// Nil: no body (never one with GET or HEAD).
+    var body: [UInt8]?
+
+    /// The value of the field named `name` (ASCII case ignored), or nil.
+    func value(of name: String) -> String? {
+        fields.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// Builds PreparedRequests for HTTPClient. Pure functions, no I/O.
 enum HTTPRequestBuilder {
     /// Headers that carry credentials; dropped when a redirect leaves the origin.
     static let credentialHeaders: Set<String> = ["authorization", "proxy-authorization", "cookie"]
 
     /// The request for `spec`, or `invalidURL` naming the URL and what is wrong with it.
-    static func request(for spec: HTTPRequestSpec) throws(HTTPClientError) -> URLRequest {
+    static func request(for spec: HTTPRequestSpec) throws(HTTPClientError) -> PreparedRequest {
         let url = try url(for: spec)
-        var request = URLRequest(url: url)
-        request.httpMethod = spec.method
-        for (name, value) in spec.headers.sorted(by: { $0.key < $1.key }) where isToken(name) {
-            request.setValue(sanitizedHeaderValue(value), forHTTPHeaderField: name)
-        }
-        if let body = spec.body, spec.method != "GET" {
-            request.httpBody = Data(body)
-        }
-        return request
+        let fields = spec.headers.sorted(by: { $0.key < $1.key }).filter { isToken($0.key) }
+            .map { PreparedRequest.Field(name: $0.key, value: sanitizedHeaderValue($0.value)) }
+        let body = spec.method == "GET" || spec.method == "HEAD" ? nil : spec.body
+        return PreparedRequest(method: spec.method, url: url, fields: fields, body: body)
     }
 
     /// The URL to send to: `spec.url` checked, with `spec.query` appended.
@@ -112,17 +123,26 @@ enum HTTPRequestBuilder {
         return String(scalars)
     }
 
-    /// The request to send for a redirect from `previous` to `proposed` (URLSession's
-    /// proposal, which copies every header): credentials headers are removed when the
+    /// Statuses whose Location is followed.
+    static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+
+    /// The request a redirect answered with `status` leads to at `target`: 303 (and 301
+    /// or 302 after a POST, as browsers and curl do) turns into a GET without a body;
+    /// 307 and 308 repeat the method and body. Credential headers are removed when the
     /// scheme, host or port changes, as curl and browsers do.
-    static func redirectRequest(_ proposed: URLRequest, from previous: URL?) -> URLRequest {
-        guard let target = proposed.url, let previous, !sameOrigin(previous, target) else { return proposed }
-        var request = proposed
-        for name in request.allHTTPHeaderFields?.keys.map({ $0 }) ?? []
-        where credentialHeaders.contains(name.lowercased()) {
-            request.setValue(nil, forHTTPHeaderField: name)
+    static func redirect(_ previous: PreparedRequest, to target: URL, status: Int) -> PreparedRequest {
+        var next = previous
+        next.url = target
+        let becomesGet = (status == 303 && previous.method != "HEAD") || ((status == 301 || status == 302) && previous.method == "POST")
+        if becomesGet {
+            next.method = "GET"
+            next.body = nil
+            next.fields.removeAll { ["content-type", "content-length"].contains($0.name.lowercased()) }
         }
-        return request
+        if !sameOrigin(previous.url, target) {
+            next.fields.removeAll { credentialHeaders.contains($0.name.lowercased()) }
+        }
+        return next
     }
 
     /// Whether two URLs have the same scheme, host and (effective) port.

@@ -7,9 +7,6 @@ import XCTest
 
 @testable import DaemonCore
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 final class HTTPRequestBuilderTests: XCTestCase {
     // MARK: redact
@@ -59,32 +56,53 @@ final class HTTPRequestBuilderTests: XCTestCase {
         var spec = HTTPRequestSpec(method: "GET", url: "http://127.0.0.1/")
         spec.headers = ["Good-Name": "1", "Bad Name": "2", "Bad:Name": "3", "": "4"]
         let request = try HTTPRequestBuilder.request(for: spec)
-        XCTAssertEqual(request.allHTTPHeaderFields ?? [:], ["Good-Name": "1"])
+        XCTAssertEqual(request.fields, [PreparedRequest.Field(name: "Good-Name", value: "1")])
     }
 
     // MARK: redirects
 
+    private func request(_ method: String, _ url: String, fields: [String: String] = [:], body: String? = nil) throws -> PreparedRequest {
+        PreparedRequest(method: method, url: try XCTUnwrap(URL(string: url)),
+                        fields: fields.sorted { $0.key < $1.key }.map { PreparedRequest.Field(name: $0.key, value: $0.value) },
+                        body: body.map { Array($0.utf8) })
+    }
+
     func testRedirectToAnotherOriginDropsCredentials() throws {
-        var proposed = URLRequest(url: try XCTUnwrap(URL(string: "http://other.invalid/next")))
-        proposed.setValue("Bearer secret", forHTTPHeaderField: "Authorization")
-        proposed.setValue("session=1", forHTTPHeaderField: "Cookie")
-        proposed.setValue("kept", forHTTPHeaderField: "X-Trace")
-        let origin = URL(string: "http://api.invalid/start")
-        let request = HTTPRequestBuilder.redirectRequest(proposed, from: origin)
-        XCTAssertNil(request.value(forHTTPHeaderField: "Authorization"))
-        XCTAssertNil(request.value(forHTTPHeaderField: "Cookie"))
-        XCTAssertEqual(request.value(forHTTPHeaderField: "X-Trace"), "kept")
+        let previous = try request("GET", "http://api.invalid/start",
+                                   fields: ["Authorization": "Bearer secret", "Cookie": "session=1", "X-Trace": "kept"])
+        let next = HTTPRequestBuilder.redirect(previous, to: try XCTUnwrap(URL(string: "http://other.invalid/next")), status: 302)
+        XCTAssertNil(next.value(of: "Authorization"))
+        XCTAssertNil(next.value(of: "Cookie"))
+        XCTAssertEqual(next.value(of: "X-Trace"), "kept")
+        XCTAssertEqual(next.url.absoluteString, "http://other.invalid/next")
     }
 
     func testRedirectWithinTheOriginKeepsCredentials() throws {
-        var proposed = URLRequest(url: try XCTUnwrap(URL(string: "http://api.invalid:80/next")))
-        proposed.setValue("Bearer secret", forHTTPHeaderField: "Authorization")
-        let request = HTTPRequestBuilder.redirectRequest(proposed, from: URL(string: "http://API.invalid/start"))
-        XCTAssertEqual(request.value(forHTTPHeaderField: "Authorization"), "Bearer secret")
-        let toHTTPS = HTTPRequestBuilder.redirectRequest(
-            URLRequest(url: try XCTUnwrap(URL(string: "https://api.invalid/next"))), from: URL(string: "http://api.invalid/"))
-        XCTAssertNil(toHTTPS.value(forHTTPHeaderField: "Authorization"))
+        let previous = try request("GET", "http://API.invalid/start", fields: ["Authorization": "Bearer secret"])
+        let next = HTTPRequestBuilder.redirect(previous, to: try XCTUnwrap(URL(string: "http://api.invalid:80/next")), status: 301)
+        XCTAssertEqual(next.value(of: "Authorization"), "Bearer secret")
+        let toHTTPS = HTTPRequestBuilder.redirect(previous, to: try XCTUnwrap(URL(string: "https://api.invalid/next")), status: 301)
+        XCTAssertNil(toHTTPS.value(of: "Authorization"))
         XCTAssertFalse(HTTPRequestBuilder.sameOrigin(URL(string: "http://a.invalid:8080/")!, URL(string: "http://a.invalid/")!))
+    }
+
+    func testRedirectMethodsFollowRFC9110() throws {
+        let post = try request("POST", "http://api.invalid/form", fields: ["Content-Type": "application/json"], body: "{}")
+        let target = try XCTUnwrap(URL(string: "http://api.invalid/next"))
+        for status in [301, 302, 303] {
+            let next = HTTPRequestBuilder.redirect(post, to: target, status: status)
+            XCTAssertEqual(next.method, "GET", "\(status)")
+            XCTAssertNil(next.body, "\(status)")
+            XCTAssertNil(next.value(of: "Content-Type"), "\(status)")
+        }
+        for status in [307, 308] {
+            let next = HTTPRequestBuilder.redirect(post, to: target, status: status)
+            XCTAssertEqual(next.method, "POST", "\(status)")
+            XCTAssertEqual(next.body, Array("{}".utf8), "\(status)")
+        }
+        let put = try request("PUT", "http://api.invalid/x", body: "data")
+        XCTAssertEqual(HTTPRequestBuilder.redirect(put, to: target, status: 302).method, "PUT", "only POST turns into GET on 301/302")
+        XCTAssertEqual(HTTPRequestBuilder.redirect(put, to: target, status: 303).method, "GET")
     }
 
     // MARK: step output

@@ -86,7 +86,7 @@ extension Engine {
                             at: now, kind: current.definition.kind.name, input: current.input, wakeAt: nil),
             .attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
         ])
-        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output)
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output, inProcess: true)
         stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
     }
 
@@ -98,18 +98,25 @@ extension Engine {
         return end
     }
 
-    /// Log line and live event for an ended attempt.
+    /// Log line and live event for an ended attempt. `inProcess` attempts (set, fail,
+    /// foreach, ... decided on the loop) that succeed are logged at debug level: the
+    /// journal has them, and a line each would cost more than the step itself.
     func announce(_ run: ActiveRun, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
-                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil) {
+                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil,
+                  inProcess: Bool = false) {
         let error = error.map(credentials.redact), output = credentials.redact(output)
         let standardOutput = credentials.redact(standardOutput), standardError = credentials.redact(standardError)
         // An attempt that did not succeed is a warning; the run's failure is the error.
-        let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : .warning
-        logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
-                   + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
-                   id: .stepAttemptFinished,
-                   fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
-                            "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status, "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        let succeeded = status == "succeeded" || status == "skipped"
+        let level: LogLevel = succeeded ? (inProcess ? .debug : .info) : .warning
+        if level >= logger.minimumLevel {
+            logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
+                       + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
+                       id: .stepAttemptFinished,
+                       fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
+                                "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status,
+                                "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        }
         events.publish(["kind": "attempt_finished", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt)),
                         "status": .string(status), "exit_code": exitCode.map { .int(Int64($0)) } ?? .null,
                         "duration_ms": .int(durationMilliseconds), "stdout": .string(standardOutput), "stderr": .string(standardError),

@@ -42,17 +42,17 @@ extension Engine {
         case .set(let values):
             do {
                 var output: [String: JSONValue] = [:]
-                for (key, value) in values { output[key] = try Self.evaluateTemplates(in: value, context: context) }
+                for (key, value) in values { output[key] = try Self.evaluateTemplates(in: value, context: context, parse: template) }
                 recordInline(runID, status: "succeeded", output: .object(output), error: nil)
             } catch {
                 recordInline(runID, status: "failed", output: .null, error: "set: \(error.message)")
             }
         case .fail(let message):
-            let text = (try? Template.parse(message).evaluateToString(in: context)) ?? message
+            let text = (try? template(message).evaluateToString(in: context)) ?? message
             recordInline(runID, status: "failed", output: .null, error: text)
         case .foreach(let foreach):
             do {
-                let value = try Template.parse(foreach.items).evaluate(in: context)
+                let value = try template(foreach.items).evaluate(in: context)
                 guard let items = value.arrayValue else {
                     return recordInline(runID, status: "failed", output: .null, error: "foreach: expected a list, found \(value.kindName)")
                 }
@@ -224,16 +224,20 @@ extension Engine {
     }
 
     /// Evaluates every string in a JSON value as a template (for `set:` values).
-    static func evaluateTemplates(in value: JSONValue, context: ExpressionContext) throws(ExpressionError) -> JSONValue {
+    /// `parse` turns a text into its template (the engine passes its cache).
+    static func evaluateTemplates(
+        in value: JSONValue, context: ExpressionContext,
+        parse: (String) throws(ExpressionError) -> Template = { text throws(ExpressionError) in try Template.parse(text) }
+    ) throws(ExpressionError) -> JSONValue {
         switch value {
-        case .string(let text): return try Template.parse(text).evaluate(in: context)
+        case .string(let text): return try parse(text).evaluate(in: context)
         case .array(let items):
             var result: [JSONValue] = []
-            for item in items { result.append(try evaluateTemplates(in: item, context: context)) }
+            for item in items { result.append(try evaluateTemplates(in: item, context: context, parse: parse)) }
             return .array(result)
         case .object(let members):
             var result: [String: JSONValue] = [:]
-            for (key, item) in members { result[key] = try evaluateTemplates(in: item, context: context) }
+            for (key, item) in members { result[key] = try evaluateTemplates(in: item, context: context, parse: parse) }
             return .object(result)
         default: return value
         }

@@ -83,6 +83,41 @@ final class DefinitionStore {
         return (changed, newProblems.values.sorted { $0.path < $1.path })
     }
 
+    /// Re-reads only the files `names` (of the workflows directory) when that gives the
+    /// same result as `reload()`: each named file exists and already provides a
+    /// workflow, and still provides the same one (or fails, keeping the last good
+    /// version). Anything else (a new, deleted or renamed file, a workflow that moves
+    /// between files, changed connector manifests) falls back to `reload()`.
+    @discardableResult
+    func reload(names: Set<String>) -> (changed: [WorkflowDefinition], problems: [DefinitionProblem]) {
+        let catalog = ConnectorCatalog.load(directories: connectorDirectories)
+        guard catalog.fingerprint == connectors.fingerprint else { return reload() }
+        var changed: [WorkflowDefinition] = []
+        var updates: [(path: String, stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            guard let providedName = nameByPath[path], let stamp = (try? FileSystem.status(path))?.stamp, !stamp.isEmpty,
+                  let previous = loaded[path] else { return reload() }
+            if previous.stamp == stamp { continue }
+            let result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path, connectors: catalog) }
+            if case .success(let definition) = result, definition.name != providedName { return reload() }
+            updates.append((path, stamp, result))
+        }
+        for update in updates {
+            loaded[update.path] = (update.stamp, update.result)
+            switch update.result {
+            case .success(let definition):
+                if workflows[definition.name]?.version != definition.version { changed.append(definition) }
+                workflows[definition.name] = definition
+                problems[update.path] = nil
+            case .failure(let error):
+                // The last good version stays in force.
+                problems[update.path] = DefinitionProblem(path: update.path, errors: error.errors)
+            }
+        }
+        return (changed, problems.values.sorted { $0.path < $1.path })
+    }
+
     /// The definition files of `directory`, sorted; hidden files are skipped.
     static func definitionFiles(in directory: String) -> [String] {
         let names = (try? FileSystem.entries(directory)) ?? []

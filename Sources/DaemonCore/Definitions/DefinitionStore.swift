@@ -28,6 +28,10 @@ final class DefinitionStore {
     /// The last load of each file with its stamp: an unchanged file is not parsed again.
     private var loaded: [String: (stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = [:]
 
+    /// The bytes of each file parsed by the last reload, until `takeSources`: the
+    /// engine journals them as the source of new versions (kept no longer, for RSS).
+    private var sources: [String: [UInt8]] = [:]
+
     init(directory: String, connectorDirectories: [String] = []) {
         self.directory = directory
         self.connectorDirectories = connectorDirectories
@@ -53,7 +57,7 @@ final class DefinitionStore {
             if let previous = loaded[path], !stamp.isEmpty, previous.stamp == stamp {
                 result = previous.result
             } else {
-                result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path, connectors: catalog) }
+                result = load(path, connectors: catalog)
             }
             newLoaded[path] = (stamp, result)
             do {
@@ -99,7 +103,7 @@ final class DefinitionStore {
             guard let providedName = nameByPath[path], let stamp = (try? FileSystem.status(path))?.stamp, !stamp.isEmpty,
                   let previous = loaded[path] else { return reload() }
             if previous.stamp == stamp { continue }
-            let result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path, connectors: catalog) }
+            let result = load(path, connectors: catalog)
             if case .success(let definition) = result, definition.name != providedName { return reload() }
             updates.append((path, stamp, result))
         }
@@ -116,6 +120,23 @@ final class DefinitionStore {
             }
         }
         return (changed, problems.values.sorted { $0.path < $1.path })
+    }
+
+    /// Loads one file, keeping its bytes in `sources` when it loads.
+    private func load(_ path: String, connectors: ConnectorCatalog) -> Result<WorkflowDefinition, DefinitionErrors> {
+        do {
+            let (definition, source) = try WorkflowLoader.loadKeepingSource(path: path, connectors: connectors)
+            sources[path] = source
+            return .success(definition)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The bytes the last reload parsed for each file that loaded, by path; forgets them.
+    func takeSources() -> [String: [UInt8]] {
+        defer { sources = [:] }
+        return sources
     }
 
     /// The definition files of `directory`, sorted; hidden files are skipped.

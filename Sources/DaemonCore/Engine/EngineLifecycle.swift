@@ -103,10 +103,14 @@ extension Engine {
     func reloadDefinitions(names: Set<String>? = nil) {
         let (changed, problems) = names.map { definitions.reload(names: $0) } ?? definitions.reload()
         let now = WallClock.nowMicroseconds()
+        // The bytes this reload parsed are the source of its new versions; a version
+        // taken from an earlier pass (rare) is checked against the file as it is now.
+        let sources = definitions.takeSources()
         if !changed.isEmpty {
             journal.submit(changed.map {
-                .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath,
-                                  source: Self.sourceText(of: $0), at: now)
+                let source = sources[$0.sourcePath].flatMap { String(validating: $0, as: UTF8.self) } ?? Self.sourceText(of: $0)
+                return .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath,
+                                         source: source, at: now)
             })
         }
         for definition in changed {

@@ -30,9 +30,12 @@ extension Engine {
                                                                          context: context, outputPath: outputPath)
                 let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
                 job = { [outputDirectory] in
-                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
                     try? FileSystem.removeFile(outputPath)
-                    try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    // The directory exists since start; make it again only if it went away.
+                    if (try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)) == nil {
+                        try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
+                        try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    }
                     if let owner = outputOwner { _ = chown(outputPath, owner.uid, owner.gid) }
                     let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
                     let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []

@@ -55,4 +55,33 @@ final class HotReloadTests: XCTestCase {
         try flowd.drop("x", workflow: "job", name: "c")
         try flowd.waitUntil("the file for the deleted workflow is refused") { flowd.exists("spool/rejected/job/c.reason") }
     }
+
+    /// A hot reload re-reads only the changed file, unless the change can affect other
+    /// files: taking another file's workflow name must still be reported as a duplicate,
+    /// and giving it back must bring the workflow back.
+    func testNameTakenFromAnotherFileIsADuplicateAndGivingItBackRestoresIt() throws {
+        let body = "on: { spool: { format: raw } }\nsteps:\n  - id: say\n    run: echo hi\n"
+        let flowd = try FlowdHarness(workflows: ["a.yaml": body, "b.yaml": body])
+        try flowd.start()
+        func listing() throws -> (names: [String], errors: [String]) {
+            let json = try flowd.flowadm("workflows", "--json").json()
+            let names = (json["workflows"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+            let errors = (json["errors"]?.arrayValue ?? []).flatMap { $0["errors"]?.arrayValue ?? [] }.compactMap(\.stringValue)
+            return (names, errors)
+        }
+        XCTAssertEqual(try listing().names, ["a", "b"])
+        let path = flowd.path("etc/flowd/workflows/b.yaml")
+
+        try ("name: a\n" + body).write(toFile: path, atomically: true, encoding: .utf8)
+        try flowd.waitUntil("b.yaml is reported as a duplicate of a") {
+            try listing().errors.contains { $0.contains("workflow \"a\" is already defined by") }
+        }
+        XCTAssertEqual(try listing().names, ["a"], "b.yaml no longer provides b")
+
+        try body.replacingOccurrences(of: "echo hi", with: "echo back").write(toFile: path, atomically: true, encoding: .utf8)
+        try flowd.waitUntil("b is back") { try listing().names == ["a", "b"] }
+        XCTAssertEqual(try listing().errors, [])
+        try flowd.drop("x", workflow: "b", name: "one")
+        XCTAssertEqual(try flowd.waitForRun(1)["attempts"]?.arrayValue?.first?["stdout"], "back\n")
+    }
 }

@@ -28,6 +28,10 @@ final class DefinitionStore {
     /// The last load of each file with its stamp: an unchanged file is not parsed again.
     private var loaded: [String: (stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = [:]
 
+    /// The bytes of each file parsed by the last reload, until `takeSources`: the
+    /// engine journals them as the source of new versions (kept no longer, for RSS).
+    private var sources: [String: [UInt8]] = [:]
+
     init(directory: String, connectorDirectories: [String] = []) {
         self.directory = directory
         self.connectorDirectories = connectorDirectories
@@ -53,7 +57,7 @@ final class DefinitionStore {
             if let previous = loaded[path], !stamp.isEmpty, previous.stamp == stamp {
                 result = previous.result
             } else {
-                result = Result { () throws(DefinitionErrors) -> WorkflowDefinition in try WorkflowLoader.load(path: path, connectors: catalog) }
+                result = load(path, connectors: catalog)
             }
             newLoaded[path] = (stamp, result)
             do {
@@ -81,6 +85,58 @@ final class DefinitionStore {
         loaded = newLoaded
         problems = newProblems
         return (changed, newProblems.values.sorted { $0.path < $1.path })
+    }
+
+    /// Re-reads only the files `names` (of the workflows directory) when that gives the
+    /// same result as `reload()`: each named file exists and already provides a
+    /// workflow, and still provides the same one (or fails, keeping the last good
+    /// version). Anything else (a new, deleted or renamed file, a workflow that moves
+    /// between files, changed connector manifests) falls back to `reload()`.
+    @discardableResult
+    func reload(names: Set<String>) -> (changed: [WorkflowDefinition], problems: [DefinitionProblem]) {
+        let catalog = ConnectorCatalog.load(directories: connectorDirectories)
+        guard catalog.fingerprint == connectors.fingerprint else { return reload() }
+        var changed: [WorkflowDefinition] = []
+        var updates: [(path: String, stamp: [Int64], result: Result<WorkflowDefinition, DefinitionErrors>)] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            guard let providedName = nameByPath[path], let stamp = (try? FileSystem.status(path))?.stamp, !stamp.isEmpty,
+                  let previous = loaded[path] else { return reload() }
+            if previous.stamp == stamp { continue }
+            let result = load(path, connectors: catalog)
+            if case .success(let definition) = result, definition.name != providedName { return reload() }
+            updates.append((path, stamp, result))
+        }
+        for update in updates {
+            loaded[update.path] = (update.stamp, update.result)
+            switch update.result {
+            case .success(let definition):
+                if workflows[definition.name]?.version != definition.version { changed.append(definition) }
+                workflows[definition.name] = definition
+                problems[update.path] = nil
+            case .failure(let error):
+                // The last good version stays in force.
+                problems[update.path] = DefinitionProblem(path: update.path, errors: error.errors)
+            }
+        }
+        return (changed, problems.values.sorted { $0.path < $1.path })
+    }
+
+    /// Loads one file, keeping its bytes in `sources` when it loads.
+    private func load(_ path: String, connectors: ConnectorCatalog) -> Result<WorkflowDefinition, DefinitionErrors> {
+        do {
+            let (definition, source) = try WorkflowLoader.loadKeepingSource(path: path, connectors: connectors)
+            sources[path] = source
+            return .success(definition)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The bytes the last reload parsed for each file that loaded, by path; forgets them.
+    func takeSources() -> [String: [UInt8]] {
+        defer { sources = [:] }
+        return sources
     }
 
     /// The definition files of `directory`, sorted; hidden files are skipped.

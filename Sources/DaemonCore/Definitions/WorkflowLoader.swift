@@ -39,6 +39,19 @@ public enum WorkflowLoader {
         return try load(root: root, path: path, connectors: connectors)
     }
 
+    /// `load(path:connectors:)`, also giving the file's bytes as they were parsed.
+    static func loadKeepingSource(path: String, connectors: ConnectorCatalog? = nil)
+        throws(DefinitionErrors) -> (definition: WorkflowDefinition, source: [UInt8])
+    {
+        let parsed: (root: YAMLNode?, bytes: [UInt8])
+        do {
+            parsed = try YAMLParser.parseFileKeepingBytes(atPath: path)
+        } catch {
+            throw DefinitionErrors([DefinitionError(error.location, error.message)])
+        }
+        return (try load(root: parsed.root, path: path, connectors: connectors), parsed.bytes)
+    }
+
     /// Loads a workflow from YAML text; `path` names it in positions and gives the
     /// default name.
     public static func load(text: String, path: String, connectors: ConnectorCatalog? = nil) throws(DefinitionErrors) -> WorkflowDefinition {

@@ -87,6 +87,8 @@ public final class Engine: @unchecked Sendable {
     var journalHealth = JournalHealth()
     /// Spool moves that failed (a full disk), tried again at each rescan.
     var unfinishedSpoolMoves: [UnfinishedSpoolMove] = []
+    /// Templates parsed once, by text (TemplateCache.swift).
+    var templateCache = TemplateCache()
 
     public init(loop: EventLoop, configuration: DaemonConfiguration, paths: DaemonPaths, journal: RunJournal,
                 logger: DaemonLogger, statusBoard: EngineStatusBoard, notifier: SystemdNotifier, events: EventHub) {

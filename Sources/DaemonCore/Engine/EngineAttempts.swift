@@ -42,17 +42,17 @@ extension Engine {
         case .set(let values):
             do {
                 var output: [String: JSONValue] = [:]
-                for (key, value) in values { output[key] = try Self.evaluateTemplates(in: value, context: context) }
+                for (key, value) in values { output[key] = try Self.evaluateTemplates(in: value, context: context, parse: template) }
                 recordInline(runID, status: "succeeded", output: .object(output), error: nil)
             } catch {
                 recordInline(runID, status: "failed", output: .null, error: "set: \(error.message)")
             }
         case .fail(let message):
-            let text = (try? Template.parse(message).evaluateToString(in: context)) ?? message
+            let text = (try? template(message).evaluateToString(in: context)) ?? message
             recordInline(runID, status: "failed", output: .null, error: text)
         case .foreach(let foreach):
             do {
-                let value = try Template.parse(foreach.items).evaluate(in: context)
+                let value = try template(foreach.items).evaluate(in: context)
                 guard let items = value.arrayValue else {
                     return recordInline(runID, status: "failed", output: .null, error: "foreach: expected a list, found \(value.kindName)")
                 }
@@ -86,7 +86,7 @@ extension Engine {
                             at: now, kind: current.definition.kind.name, input: current.input, wakeAt: nil),
             .attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
         ])
-        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output)
+        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output, inProcess: true)
         stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
     }
 
@@ -98,18 +98,25 @@ extension Engine {
         return end
     }
 
-    /// Log line and live event for an ended attempt.
+    /// Log line and live event for an ended attempt. `inProcess` attempts (set, fail,
+    /// foreach, ... decided on the loop) that succeed are logged at debug level: the
+    /// journal has them, and a line each would cost more than the step itself.
     func announce(_ run: ActiveRun, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
-                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil) {
+                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil,
+                  inProcess: Bool = false) {
         let error = error.map(credentials.redact), output = credentials.redact(output)
         let standardOutput = credentials.redact(standardOutput), standardError = credentials.redact(standardError)
         // An attempt that did not succeed is a warning; the run's failure is the error.
-        let level: LogLevel = status == "succeeded" || status == "skipped" ? .info : .warning
-        logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
-                   + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
-                   id: .stepAttemptFinished,
-                   fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
-                            "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status, "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        let succeeded = status == "succeeded" || status == "skipped"
+        let level: LogLevel = succeeded ? (inProcess ? .debug : .info) : .warning
+        if level >= logger.minimumLevel {
+            logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
+                       + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
+                       id: .stepAttemptFinished,
+                       fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
+                                "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status,
+                                "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
+        }
         events.publish(["kind": "attempt_finished", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt)),
                         "status": .string(status), "exit_code": exitCode.map { .int(Int64($0)) } ?? .null,
                         "duration_ms": .int(durationMilliseconds), "stdout": .string(standardOutput), "stderr": .string(standardError),
@@ -218,16 +225,20 @@ extension Engine {
     }
 
     /// Evaluates every string in a JSON value as a template (for `set:` values).
-    static func evaluateTemplates(in value: JSONValue, context: ExpressionContext) throws(ExpressionError) -> JSONValue {
+    /// `parse` turns a text into its template (the engine passes its cache).
+    static func evaluateTemplates(
+        in value: JSONValue, context: ExpressionContext,
+        parse: (String) throws(ExpressionError) -> Template = { text throws(ExpressionError) in try Template.parse(text) }
+    ) throws(ExpressionError) -> JSONValue {
         switch value {
-        case .string(let text): return try Template.parse(text).evaluate(in: context)
+        case .string(let text): return try parse(text).evaluate(in: context)
         case .array(let items):
             var result: [JSONValue] = []
-            for item in items { result.append(try evaluateTemplates(in: item, context: context)) }
+            for item in items { result.append(try evaluateTemplates(in: item, context: context, parse: parse)) }
             return .array(result)
         case .object(let members):
             var result: [String: JSONValue] = [:]
-            for (key, item) in members { result[key] = try evaluateTemplates(in: item, context: context) }
+            for (key, item) in members { result[key] = try evaluateTemplates(in: item, context: context, parse: parse) }
             return .object(result)
         default: return value
         }

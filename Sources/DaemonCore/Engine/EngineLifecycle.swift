@@ -61,20 +61,29 @@ extension Engine {
         spool.claimedFiles().map(\.runID).max() ?? 0
     }
 
-    /// Hot reload: a change in the workflows directory reloads the definitions once,
-    /// `reloadDebounce` after the last event of a burst.
+    /// Hot reload: the first change in the workflows directory after a quiet spell
+    /// reloads at once (the events come after the write is complete); changes within
+    /// `reloadDebounce` of the last one are coalesced into one more reload at the end
+    /// of the burst. Each reload re-reads only the files the events named.
     private func watchDefinitions() throws {
         let definitionWatcher = try DefinitionWatcher(directory: paths.workflowsDirectory)
         self.definitionWatcher = definitionWatcher
+        func reloadChangedFiles() {
+            guard phase == .running else { return }
+            reloadDefinitions(names: definitionWatcher.takeChangedNames())
+            armSchedules(catchingUp: false)
+            rescanSpool()
+        }
         try loop.register(definitionWatcher.descriptor) { [self] _ in
             guard definitionWatcher.drainChanges() else { return }
-            if let pending = pendingReload { loop.cancel(pending) }
+            if let pending = pendingReload {
+                loop.cancel(pending)
+            } else {
+                reloadChangedFiles()
+            }
             pendingReload = loop.schedule(after: Self.reloadDebounce) { [self] in
                 pendingReload = nil
-                guard phase == .running else { return }
-                reloadDefinitions()
-                armSchedules(catchingUp: false)
-                rescanSpool()
+                if definitionWatcher.hasChanges { reloadChangedFiles() }
             }
         }
     }
@@ -89,14 +98,19 @@ extension Engine {
         }
     }
 
-    /// Re-reads the workflows directory, journals new versions and logs errors.
-    func reloadDefinitions() {
-        let (changed, problems) = definitions.reload()
+    /// Re-reads the workflows directory (or only the files `names`, when the store can
+    /// tell that is enough), journals new versions and logs errors.
+    func reloadDefinitions(names: Set<String>? = nil) {
+        let (changed, problems) = names.map { definitions.reload(names: $0) } ?? definitions.reload()
         let now = WallClock.nowMicroseconds()
+        // The bytes this reload parsed are the source of its new versions; a version
+        // taken from an earlier pass (rare) is checked against the file as it is now.
+        let sources = definitions.takeSources()
         if !changed.isEmpty {
             journal.submit(changed.map {
-                .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath,
-                                  source: Self.sourceText(of: $0), at: now)
+                let source = sources[$0.sourcePath].flatMap { String(validating: $0, as: UTF8.self) } ?? Self.sourceText(of: $0)
+                return .definitionLoaded(hash: $0.version, workflow: $0.name, canonical: $0.canonicalText, sourcePath: $0.sourcePath,
+                                         source: source, at: now)
             })
         }
         for definition in changed {
@@ -121,7 +135,9 @@ extension Engine {
     /// The workflow list (with load errors and paused flags) for the control server.
     func publishWorkflows() {
         let problems = definitions.problems
-        let workflows = definitions.workflows.values.sorted { $0.name < $1.name }.map { definition -> JSONValue in
+        // Sorted names, not sorted definitions: sorting moves whole WorkflowDefinitions.
+        let workflows = definitions.workflows.keys.sorted().compactMap { name -> JSONValue? in
+            guard let definition = definitions.workflows[name] else { return nil }
             var triggers: [JSONValue] = []
             if definition.spoolFormat != nil { triggers.append("spool") }
             if !definition.triggers.schedules.isEmpty { triggers.append("schedule") }

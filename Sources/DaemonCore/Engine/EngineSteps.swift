@@ -55,11 +55,11 @@ extension Engine {
                 consumeRecorded(runID, recorded, step: step, frameFailed: frame.failed)
                 continue
             }
-            let context = run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
             var shouldRun = !frame.failed
             if let condition = step.condition {
                 do {
-                    shouldRun = try Template.parse(condition).evaluate(in: context).isTruthy
+                    let context = run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
+                    shouldRun = try template(condition).evaluate(in: context).isTruthy
                 } catch {
                     run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
                     runs[runID] = run

@@ -4,7 +4,10 @@
 extension Engine {
     /// A run just ended: start the workflows that wait for this one with this status.
     func runEnded(_ run: ActiveRun, status: String) {
-        for definition in definitions.workflows.values.sorted(by: { $0.name < $1.name }) {
+        // Filter, then sort the few that wait for this workflow: sorting all definitions
+        // at every run end moved every WorkflowDefinition n log n times.
+        let waiting = definitions.workflows.values.filter { $0.triggers.workflow?.name == run.definition.name }
+        for definition in waiting.sorted(by: { $0.name < $1.name }) {
             guard let trigger = definition.triggers.workflow, trigger.name == run.definition.name,
                   trigger.statuses.isEmpty || trigger.statuses.contains(where: { $0.rawValue == status }) else { continue }
             createRun(definition: definition,
@@ -29,9 +32,10 @@ extension Engine {
         for timer in scheduleTimers { loop.cancel(timer) }
         scheduleTimers.removeAll()
         let now = WallClock.nowMicroseconds() / 1_000_000
-        for definition in definitions.workflows.values.sorted(by: { $0.name < $1.name }) {
-            for trigger in definition.triggers.schedules {
-                let key = ScheduleKey(workflow: definition.name, schedule: trigger.schedule.canonicalText)
+        // Sorted names, not sorted definitions: sorting moves whole WorkflowDefinitions.
+        for name in definitions.workflows.keys.sorted() {
+            for trigger in definitions.workflows[name]?.triggers.schedules ?? [] {
+                let key = ScheduleKey(workflow: name, schedule: trigger.schedule.canonicalText)
                 if catchingUp, let slot = scheduleBook.catchUpSlot(key, trigger, now: now) {
                     fireSchedule(key, trigger, slot: slot, catchUp: true)
                 }

@@ -30,9 +30,12 @@ extension Engine {
                                                                          context: context, outputPath: outputPath)
                 let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
                 job = { [outputDirectory] in
-                    try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
                     try? FileSystem.removeFile(outputPath)
-                    try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    // The directory exists since start; make it again only if it went away.
+                    if (try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)) == nil {
+                        try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
+                        try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
+                    }
                     if let owner = outputOwner { _ = chown(outputPath, owner.uid, owner.gid) }
                     let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
                     let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
@@ -81,14 +84,14 @@ extension Engine {
 
     /// The request of an http step, with its templates evaluated.
     func makeHTTPRequest(_ http: HTTPStep, step: StepDefinition, context: ExpressionContext) throws -> (HTTPRequestSpec, JSONValue) {
-        var spec = HTTPRequestSpec(method: http.method, url: try Template.parse(http.url).evaluateToString(in: context))
-        for (name, value) in http.headers { spec.headers[name] = try Template.parse(value).evaluateToString(in: context) }
-        for (name, value) in http.query { spec.query[name] = try Template.parse(value).evaluateToString(in: context) }
+        var spec = HTTPRequestSpec(method: http.method, url: try template(http.url).evaluateToString(in: context))
+        for (name, value) in http.headers { spec.headers[name] = try template(value).evaluateToString(in: context) }
+        for (name, value) in http.query { spec.query[name] = try template(value).evaluateToString(in: context) }
         if let body = http.body {
-            spec.body = Array(try Self.evaluateTemplates(in: body, context: context).serialized().utf8)
+            spec.body = Array(try Self.evaluateTemplates(in: body, context: context, parse: template).serialized().utf8)
             if !spec.headers.keys.contains(where: { $0.lowercased() == "content-type" }) { spec.headers["Content-Type"] = "application/json" }
         } else if let bodyFile = http.bodyFile {
-            let path = try Template.parse(bodyFile).evaluateToString(in: context)
+            let path = try template(bodyFile).evaluateToString(in: context)
             do {
                 spec.body = try FileSystem.readRegularFile(path, maxBytes: 64 << 20)
             } catch {
@@ -109,7 +112,7 @@ extension Engine {
                          outputPath: String) throws -> (ProcessSpec, JSONValue, (uid: UInt32, gid: UInt32)?) {
         var environment = baseEnvironment
         for (key, value) in run.definition.environment.merging(step.environment, uniquingKeysWith: { $1 }) {
-            environment[key] = try Template.parse(value).evaluateToString(in: context)
+            environment[key] = try template(value).evaluateToString(in: context)
         }
         environment["FLOWD_RUN"] = String(run.id)
         environment["FLOWD_WORKFLOW"] = run.definition.name
@@ -123,24 +126,24 @@ extension Engine {
         var outputOwner: (uid: UInt32, gid: UInt32)?
         switch runStep.action {
         case .run(let command, let shell):
-            let text = try Template.parse(command).evaluateToString(in: context)
+            let text = try template(command).evaluateToString(in: context)
             spec = ProcessSpec(executable: shell, arguments: ["-c", text], environment: environment)
             input["run"] = .string(text)
             input["shell"] = .string(shell)
         case .exec(let arguments):
-            let argv = try arguments.map { try Template.parse($0).evaluateToString(in: context) }
+            let argv = try arguments.map { try template($0).evaluateToString(in: context) }
             let program = Self.resolveProgram(argv[0], searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
             spec = ProcessSpec(executable: program, arguments: Array(argv.dropFirst()), environment: environment)
             input["exec"] = .array(argv.map(JSONValue.string))
         }
         if let directory = step.workingDirectory {
-            spec.workingDirectory = try Template.parse(directory).evaluateToString(in: context)
+            spec.workingDirectory = try template(directory).evaluateToString(in: context)
             input["cwd"] = spec.workingDirectory.map(JSONValue.string) ?? .null
         } else {
             spec.workingDirectory = workDirectory  // never the daemon's own working directory
         }
         if let standardInput = runStep.standardInput {
-            spec.standardInput = Array(try Template.parse(standardInput).evaluateToString(in: context).utf8)
+            spec.standardInput = Array(try template(standardInput).evaluateToString(in: context).utf8)
         }
         spec.timeout = step.timeout
         spec.outputLimit = configuration.outputLimit

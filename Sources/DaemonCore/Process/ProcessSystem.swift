@@ -57,17 +57,23 @@ enum ProcessSystem {
     static func spawn(
         _ spec: ProcessSpec, standardInput: Int32?, standardOutput: Int32, standardError: Int32
     ) throws(SystemError) -> Int32 {
-        try validate(spec)
+        try validate([spec.executable] + spec.arguments)
         let argumentStrings = [spec.executable] + spec.arguments
-        let environmentStrings = spec.environment.map { "\($0.key)=\($0.value)" }
         let argumentPointers = argumentStrings.map { strdup($0) } + [nil]
-        let environmentPointers = environmentStrings.map { strdup($0) } + [nil]
-        let directoryPointer = spec.workingDirectory.map { strdup($0) } ?? nil
+        var environmentPointers: [UnsafeMutablePointer<CChar>?] = []
+        environmentPointers.reserveCapacity(spec.environment.count + 1)
         defer {
             argumentPointers.forEach { free($0) }
             environmentPointers.forEach { free($0) }
-            free(directoryPointer)
         }
+        try appendEnvironment(spec.environment, to: &environmentPointers)
+        try validate([spec.workingDirectory ?? ""])
+        if let badKey = spec.environment.keys.first(where: { !isValidEnvironmentName($0) }) {
+            throw SystemError(call: "posix_spawn", subject: "environment name \(badKey.debugDescription)", errno: EINVAL)
+        }
+        environmentPointers.append(nil)
+        let directoryPointer = spec.workingDirectory.map { strdup($0) } ?? nil
+        defer { free(directoryPointer) }
         var pid: pid_t = 0
         let error = argumentPointers.withUnsafeBufferPointer { arguments in
             environmentPointers.withUnsafeBufferPointer { environment in
@@ -81,14 +87,47 @@ enum ProcessSystem {
     }
 
     /// Strings the kernel cannot carry are a runtime error in the definition, not a bug.
-    private static func validate(_ spec: ProcessSpec) throws(SystemError) {
-        let strings = [spec.executable] + spec.arguments + spec.environment.values + [spec.workingDirectory ?? ""]
-        if let bad = strings.first(where: { $0.utf8.contains(0) }) {
+    private static func validate(_ strings: [String]) throws(SystemError) {
+        if let bad = strings.first(where: { containsNUL($0) }) {
             throw SystemError(call: "posix_spawn", subject: "string with a NUL byte: \(bad.debugDescription)", errno: EINVAL)
         }
-        if let badKey = spec.environment.keys.first(where: { $0.isEmpty || $0.utf8.contains(0) || $0.utf8.contains(UInt8(ascii: "=")) }) {
-            throw SystemError(call: "posix_spawn", subject: "environment name \(badKey.debugDescription)", errno: EINVAL)
+    }
+
+    /// Copies each `NAME=value` into its own malloc'd C string (freed by the caller),
+    /// checking each value for NUL bytes while it is copied (memchr, not a Swift byte
+    /// walk: the daemon's whole environment goes through here at every spawn). Names
+    /// are checked by the caller, after the values, as before.
+    private static func appendEnvironment(
+        _ environment: [String: String], to pointers: inout [UnsafeMutablePointer<CChar>?]
+    ) throws(SystemError) {
+        for (name, value) in environment {
+            var name = name, value = value
+            let entry: UnsafeMutablePointer<CChar>? = name.withUTF8 { nameBytes in
+                value.withUTF8 { valueBytes in
+                    if let base = valueBytes.baseAddress, memchr(base, 0, valueBytes.count) != nil { return nil }
+                    let entry = malloc(nameBytes.count + valueBytes.count + 2)!.assumingMemoryBound(to: CChar.self)
+                    if let base = nameBytes.baseAddress { memcpy(entry, base, nameBytes.count) }
+                    entry[nameBytes.count] = CChar(UInt8(ascii: "="))
+                    if let base = valueBytes.baseAddress { memcpy(entry + nameBytes.count + 1, base, valueBytes.count) }
+                    entry[nameBytes.count + 1 + valueBytes.count] = 0
+                    return entry
+                }
+            }
+            guard let entry else {
+                throw SystemError(call: "posix_spawn", subject: "string with a NUL byte: \(value.debugDescription)", errno: EINVAL)
+            }
+            pointers.append(entry)
         }
+    }
+
+    private static func containsNUL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
+    }
+
+    /// Non-empty, without NUL or `=`.
+    private static func isValidEnvironmentName(_ name: String) -> Bool {
+        !name.isEmpty && !name.utf8.contains(0) && !name.utf8.contains(UInt8(ascii: "="))
     }
 
     /// posix_spawn reports a failed chdir and a failed exec alike; name the

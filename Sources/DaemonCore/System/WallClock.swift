@@ -16,19 +16,53 @@ public enum WallClock {
         return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
     }
 
-    /// "2026-11-22T04:40:01.123456Z".
+    /// "2026-11-22T04:40:01.123456Z", written digit by digit into one 27-byte buffer.
+    /// Years outside 0...9999 and instants before the epoch keep the layout the
+    /// original String-based formatter had (see rfc3339Padded).
     public static func rfc3339(microseconds: Int64) -> String {
         var seconds = time_t(microseconds / 1_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let fraction = String(microseconds % 1_000_000)
+        let fraction = microseconds % 1_000_000
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year), fraction >= 0 else { return rfc3339Padded(parts, fraction: fraction) }
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            func put(_ value: Int, width: Int, at offset: Int) {
+                var value = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, width: 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, width: 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), width: 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), width: 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), width: 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), width: 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(Int(fraction), width: 6, at: 20)
+            buffer[26] = UInt8(ascii: "Z")
+            return 27
+        }
+    }
+
+    /// The general (slow) layout: zero-padded fields, a fraction as its decimal text
+    /// padded to 6 places.
+    private static func rfc3339Padded(_ parts: tm, fraction: Int64) -> String {
+        let fraction = String(fraction)
         func pad(_ value: Int32, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
+            + String(repeating: "0", count: max(0, 6 - fraction.count)) + fraction + "Z"
     }
 
     /// Parses the output of `rfc3339(microseconds:)` (and the same without a fraction).

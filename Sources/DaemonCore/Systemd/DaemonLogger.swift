@@ -128,7 +128,7 @@ public final class DaemonLogger: Sendable {
             journaled = journalTransport(entry) >= 0
         }
         if writesToStandardError || !journaled {
-            writeStandardError(Self.standardErrorLine(level, message, fields: fields, identifier: identifier))
+            writeStandardError(Self.standardErrorBytes(level, message, fields: fields, identifier: identifier))
         }
     }
 
@@ -200,12 +200,32 @@ public final class DaemonLogger: Sendable {
     /// Newlines in the message are escaped as `\n`; values with spaces, quotes or
     /// nothing in them are double-quoted.
     static func standardErrorLine(_ level: LogLevel, _ message: String, fields: [String: String], identifier: String) -> String {
-        var line = "\(identifier): \(level.name): \(escapeNewlines(message))"
-        let prefix = "FLOWD_"
-        for (name, value) in fields.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) && name.count > prefix.count {
-            line += " \(name.dropFirst(prefix.count).lowercased())=\(quotedIfNeeded(value))"
+        String(decoding: standardErrorBytes(level, message, fields: fields, identifier: identifier), as: UTF8.self)
+    }
+
+    /// `standardErrorLine` as UTF-8 bytes, built in one buffer: ASCII text is copied
+    /// byte by byte; only text with non-ASCII bytes takes the Character-level path.
+    static func standardErrorBytes(_ level: LogLevel, _ message: String, fields: [String: String], identifier: String) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(identifier.utf8.count + message.utf8.count + 16 + fields.count * 24)
+        line.append(contentsOf: identifier.utf8)
+        line.append(contentsOf: ": ".utf8)
+        line.append(contentsOf: level.name.utf8)
+        line.append(contentsOf: ": ".utf8)
+        appendEscapingNewlines(message, to: &line)
+        let prefixLength = 6  // "FLOWD_"
+        for (name, value) in fields.sorted(by: { $0.key < $1.key })
+        where name.utf8.count > prefixLength && name.utf8.starts(with: "FLOWD_".utf8) {
+            line.append(UInt8(ascii: " "))
+            // Field names are A-Z, 0-9 and _ (checked in log): lowercasing is per byte.
+            for byte in name.utf8.dropFirst(prefixLength) {
+                line.append((UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte)
+            }
+            line.append(UInt8(ascii: "="))
+            appendQuotedIfNeeded(value, to: &line)
         }
-        return line + "\n"
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 
     /// True for journald-acceptable field names: 1-64 of A-Z, 0-9, _, not starting
@@ -219,31 +239,75 @@ public final class DaemonLogger: Sendable {
         }
     }
 
-    private static func escapeNewlines(_ text: String) -> String {
-        guard text.contains(where: \.isNewline) else { return text }
-        return text.map { $0.isNewline ? "\\n" : String($0) }.joined()
+    /// Line feed, vertical tab, form feed, carriage return: the ASCII characters
+    /// `Character.isNewline` is true for.
+    private static func isASCIINewline(_ byte: UInt8) -> Bool {
+        byte >= 0x0A && byte <= 0x0D
     }
 
-    private static func quotedIfNeeded(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0.isWhitespace || $0 == "\"" }
-        guard needsQuotes else { return value }
-        var escaped = ""
+    /// Appends `text` with each newline (CR LF counts as one) written as `\n`.
+    private static func appendEscapingNewlines(_ text: String, to line: inout [UInt8]) {
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
+            // Non-ASCII: Unicode newlines (U+0085, U+2028, ...) and grapheme clusters.
+            guard text.contains(where: \.isNewline) else { return line.append(contentsOf: text.utf8) }
+            for character in text {
+                if character.isNewline { line.append(contentsOf: "\\n".utf8) } else { line.append(contentsOf: character.utf8) }
+            }
+            return
+        }
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if isASCIINewline(byte) {
+                // CR LF is one Character, so one `\n`.
+                if !(byte == 0x0A && previous == 0x0D) { line.append(contentsOf: "\\n".utf8) }
+            } else {
+                line.append(byte)
+            }
+            previous = byte
+        }
+    }
+
+    /// Appends `value`, double-quoted (with `\\`, `\"` and `\n` escapes) when it is
+    /// empty or holds whitespace or a quote.
+    private static func appendQuotedIfNeeded(_ value: String, to line: inout [UInt8]) {
+        guard value.utf8.allSatisfy({ $0 < 0x80 }) else { return appendQuotedIfNeeded(unicode: value, to: &line) }
+        let needsQuotes = value.isEmpty || value.utf8.contains { $0 == 0x20 || $0 == 0x09 || isASCIINewline($0) || $0 == 0x22 }
+        guard needsQuotes else { return line.append(contentsOf: value.utf8) }
+        line.append(0x22)
+        var previous: UInt8 = 0
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): line.append(contentsOf: "\\\\".utf8)
+            case 0x22: line.append(contentsOf: "\\\"".utf8)
+            case _ where isASCIINewline(byte):
+                if !(byte == 0x0A && previous == 0x0D) { line.append(contentsOf: "\\n".utf8) }
+            default: line.append(byte)
+            }
+            previous = byte
+        }
+        line.append(0x22)
+    }
+
+    /// `appendQuotedIfNeeded` for text with non-ASCII characters, by Character.
+    private static func appendQuotedIfNeeded(unicode value: String, to line: inout [UInt8]) {
+        let needsQuotes = value.contains { $0.isWhitespace || $0 == "\"" }
+        guard needsQuotes else { return line.append(contentsOf: value.utf8) }
+        line.append(0x22)
         for character in value {
             switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case _ where character.isNewline: escaped += "\\n"
-            default: escaped.append(character)
+            case "\\": line.append(contentsOf: "\\\\".utf8)
+            case "\"": line.append(contentsOf: "\\\"".utf8)
+            case _ where character.isNewline: line.append(contentsOf: "\\n".utf8)
+            default: line.append(contentsOf: character.utf8)
             }
         }
-        return "\"\(escaped)\""
+        line.append(0x22)
     }
 
     // MARK: - System
 
     /// Writes the whole line to stderr under `standardErrorLock`; drops it on error.
-    private func writeStandardError(_ line: String) {
-        let bytes = Array(line.utf8)
+    private func writeStandardError(_ bytes: [UInt8]) {
         standardErrorLock.withLock { _ in
             var written = 0
             while written < bytes.count {

@@ -44,6 +44,15 @@ public enum YAMLParser {
         return try parse(bytes, file: path, limits: limits)
     }
 
+    /// `parseFile`, also giving the bytes it parsed (the definition store journals
+    /// them as the definition's source without reading the file a second time).
+    public static func parseFileKeepingBytes(
+        atPath path: String, limits: YAMLLimits = .default
+    ) throws(YAMLError) -> (root: YAMLNode?, bytes: [UInt8]) {
+        let bytes = try readRegularFile(atPath: path, maxBytes: limits.maxBytes)
+        return (try parse(bytes, file: path, limits: limits), bytes)
+    }
+
     /// The contents of a regular file of at most `maxBytes` bytes.
     private static func readRegularFile(atPath path: String, maxBytes: Int) throws(YAMLError) -> [UInt8] {
         func failure(_ message: String) -> YAMLError {

@@ -126,4 +126,16 @@ final class JSONCodingTests: XCTestCase {
         let deep = String(repeating: "{\"a\":", count: 100_000)
         XCTAssertEqual(parseError(deep)?.message, "nesting deeper than 128")
     }
+
+    /// Canonical forms (and so definition versions) depend on this exact text: keys in
+    /// UTF-8 byte order (a prefix first, non-ASCII after ASCII, "Z" before "a"), strings
+    /// copied as they are unless they hold a quote, a backslash or a control character.
+    func testSerializationKeyOrderAndEscapesAreByteExact() {
+        let value: JSONValue = .object([
+            "é": 1, "z": 2, "Z": 3, "ab": 4, "a": 5, "": 6, "a\u{0}": 7,
+            "text": .string("plain / ünïcode"), "esc": .string("q\"b\\n\nt\tc\u{1}"),
+        ])
+        XCTAssertEqual(value.serialized(),
+                       #"{"":6,"Z":3,"a":5,"a\u0000":7,"ab":4,"esc":"q\"b\\n\nt\tc\u0001","text":"plain / ünïcode","z":2,"é":1}"#)
+    }
 }

@@ -33,6 +33,20 @@ final class DaemonLoggerTests: XCTestCase {
         XCTAssertTrue(journal.entries.isEmpty, "stderr destination must not touch journald")
     }
 
+    func testStandardErrorLineEscapingMatchesCharacterRules() {
+        func line(_ message: String, _ value: String) -> String {
+            DaemonLogger.standardErrorLine(.info, message, fields: ["FLOWD_VALUE": value, "OTHER": "x"], identifier: "flowd")
+        }
+        XCTAssertEqual(line("a\r\nb\rc\u{0B}d", "plain"), "flowd: info: a\\nb\\nc\\nd value=plain\n", "CR LF is one newline")
+        XCTAssertEqual(line("m", ""), "flowd: info: m value=\"\"\n")
+        XCTAssertEqual(line("m", "tab\there"), "flowd: info: m value=\"tab\there\"\n")
+        XCTAssertEqual(line("m", "say \"hi\" \\ now\r\n"), "flowd: info: m value=\"say \\\"hi\\\" \\\\ now\\n\"\n")
+        XCTAssertEqual(line("m", "back\\slash"), "flowd: info: m value=back\\slash\n", "no whitespace: not quoted")
+        // Non-ASCII: Unicode newlines and whitespace count too.
+        XCTAssertEqual(line("é\u{2028}ü", "non\u{00A0}breaking"), "flowd: info: é\\nü value=\"non\u{00A0}breaking\"\n")
+        XCTAssertEqual(line("ünïcode", "ünïcode"), "flowd: info: ünïcode value=ünïcode\n")
+    }
+
     func testEntriesBelowTheMinimumLevelAreDropped() {
         let logger = makeLogger(.standardError, minimumLevel: .warning)
         logger.debug("d")

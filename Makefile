@@ -1,7 +1,7 @@
 # flowd: build, test, demo, package, benchmark. `make help` lists the targets.
 SWIFT ?= swift
 
-.PHONY: all build release test demo deps clean help bench deb check-deb deb-deps man
+.PHONY: all build release release-shipped test demo deps clean help bench deb check-deb deb-deps man
 
 all: build
 
@@ -11,7 +11,7 @@ help:
 	@echo "make build    debug build (.build/debug/flowd, .build/debug/flowadm)"
 	@echo "make release  release build"
 	@echo "make deps     install the Debian packages the build needs"
-	@echo "make bench    release build, run the benchmarks, write BENCHMARKS.md (BENCH_ARGS=--quick to check)"
+	@echo "make bench    shipped release build, run the benchmarks, write BENCHMARKS.md (BENCH_ARGS=--quick to check)"
 	@echo "make deb      build the Debian package (.build/deb/flowd_VERSION_ARCH.deb)"
 	@echo "make check-deb  build the package, run lintian and the package tests"
 	@echo "make man      render the man pages into .build/man (scdoc)"
@@ -25,10 +25,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The build the Debian package ships (packaging/build-deb.sh uses the same flags):
+# Swift runtime and Foundation linked statically. Benchmarks measure this one.
+SHIPPED_FLAGS = -c release --static-swift-stdlib -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+release-shipped: deps
+	$(SWIFT) build $(SHIPPED_FLAGS)
+
 test: build
 	$(SWIFT) test --disable-swift-testing
 
-bench: release
+bench: release-shipped
 	bench/install-deps.sh
 	python3 bench/bench.py $(BENCH_ARGS)
 

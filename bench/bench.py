@@ -3,7 +3,8 @@
 
     python3 bench/bench.py [--repeat N] [--only NAME,...] [--history-runs N] [--quick]
 
-Expects the release build (`make bench` builds it first: swift build -c release).
+Expects the release build (`make bench` builds it first, as the .deb ships it:
+swift build -c release --static-swift-stdlib).
 Compiles bench/floor.c and bench/stamp.c into bench/results/bin, runs each benchmark
 `--repeat` times (median reported, every sample kept in bench/results/results.json),
 and writes BENCHMARKS.md at the top of the repository. Scratch roots live under

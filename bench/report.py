@@ -38,7 +38,7 @@ def section_machine(results):
         f"| scratch | `{m['scratch']}` ({m['scratch_fs']}) |",
         f"| date | {m['date']} |",
         f"| commit | `{m['commit']}` |",
-        f"| command | `make bench` = `swift build -c release` + `{results['command']}` |",
+        f"| command | `make bench` = `swift build -c release --static-swift-stdlib` (the build the .deb ships) + `{results['command']}` |",
         f"| load | loadavg {m['load_at_start']} at start, {m.get('load_at_end', '?')} at end; "
         f"{m['busy_cpus_at_start']} CPUs busy with other work in the second before the run |",
         "",
@@ -381,7 +381,7 @@ def render(results):
         "## Commands",
         "",
         "```sh",
-        "make bench                                   # swift build -c release, deps, every benchmark, this file",
+        "make bench                                   # the shipped release build, deps, every benchmark, this file",
         "make bench BENCH_ARGS=--quick                # small sizes, one round: checks the harness",
         "python3 bench/bench.py --only history,start  # some benchmarks; the others keep their last results",
         "python3 bench/profile.py inprocess hotreload throughput   # callgrind profiles -> bench/results/profiles/",

@@ -193,6 +193,16 @@ extension Engine {
     }
 
     /// The next step index of a run's execution order (a branch takes its run's).
+    /// takeSequence for the run at `runID`, changed in place in `runs`.
+    func takeSequence(of runID: Int64) -> Int {
+        if let owner = runs[runID]!.branchOf, let sequence = runs[owner]?.nextSequence {
+            runs[owner]!.nextSequence += 1
+            return sequence
+        }
+        defer { runs[runID]!.nextSequence += 1 }
+        return runs[runID]!.nextSequence
+    }
+
     func takeSequence(_ run: inout ActiveRun) -> Int {
         guard let owner = run.branchOf, let sequence = runs[owner]?.nextSequence else {
             defer { run.nextSequence += 1 }

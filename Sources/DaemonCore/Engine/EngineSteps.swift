@@ -11,43 +11,46 @@
 extension Engine {
     /// A run taken from the queue starts: its first step, and its run timeout.
     func begin(_ runID: Int64) {
-        guard var run = runs[runID] else { return }
+        guard runs.keys.contains(runID) else { return }
         let now = WallClock.nowMicroseconds()
-        run.state = .running
-        run.started = true
-        run.startedAt = now
-        if let timeout = run.definition.timeout {
-            run.runTimer = loop.schedule(after: timeout) { [self] in
+        runs[runID]!.state = .running
+        runs[runID]!.started = true
+        runs[runID]!.startedAt = now
+        let workflow = runs[runID]!.definition.name
+        if let timeout = runs[runID]!.definition.timeout {
+            runs[runID]!.runTimer = loop.schedule(after: timeout) { [self] in
                 stop(runID, reason: .timedOut(timeout))
             }
         }
-        runs[runID] = run
         journal.submit([.runStarted(runID: runID, at: now)])
-        logger.log(.info, "run \(runID) of \(run.definition.name) started", id: .runStarted,
-                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STATUS": "running"])
-        events.publish(["kind": "run_started"], runID: runID, workflow: run.definition.name)
+        logger.log(.info, "run \(runID) of \(workflow) started", id: .runStarted,
+                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": workflow, "FLOWD_STATUS": "running"])
+        events.publish(["kind": "run_started"], runID: runID, workflow: workflow)
         advance(runID)
     }
 
     /// Moves the run forward until it must wait (a worker, a timer) or ends.
+    ///
+    /// The run is read and changed in place (`runs[runID]!.field`), here and on the other
+    /// per-step paths (begin, startAttempt, recordInline, stepEnded): copying the
+    /// ActiveRun out of `runs` and back retained and released every field and made the
+    /// next change to `frames` or `results` copy those (bench/FINDINGS.md, fix d).
     func advance(_ runID: Int64) {
-        while phase == .running, var run = runs[runID], run.current == nil {
-            if run.recorded.isEmpty && holdIfPaused(runID) { return }
-            guard var frame = run.frames.last else {
-                if run.branchOf != nil { runs[runID] = nil; return }  // a stopped item
+        while phase == .running, runs.keys.contains(runID), runs[runID]!.current == nil {
+            if runs[runID]!.recorded.isEmpty && holdIfPaused(runID) { return }
+            guard var frame = runs[runID]!.frames.last else {
+                if runs[runID]!.branchOf != nil { runs[runID] = nil; return }  // a stopped item
                 return finishRun(runID)
             }
             if frame.index >= frame.steps.count {
-                run.frames.removeLast()
-                runs[runID] = run
+                runs[runID]!.frames.removeLast()
                 frameCompleted(runID, frame)
                 continue
             }
             let step = frame.steps[frame.index]
-            if let recorded = run.recorded.first {
+            if let recorded = runs[runID]!.recorded.first {
                 // Recovery: the journal already says what this step did.
-                run.recorded.removeFirst()
-                runs[runID] = run
+                runs[runID]!.recorded.removeFirst()
                 guard recorded.stepID == step.id else {
                     return interrupt(runID, step: step, sequence: recorded.sequence, attempt: recorded.attempts,
                                      reason: "the journal has step \(recorded.stepID) where the definition has \(step.id)")
@@ -58,21 +61,20 @@ extension Engine {
             var shouldRun = !frame.failed
             if let condition = step.condition {
                 do {
-                    let context = run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
+                    let context = runs[runID]!.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
                     shouldRun = try template(condition).evaluate(in: context).isTruthy
                 } catch {
-                    run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
-                    runs[runID] = run
+                    let sequence = takeSequence(of: runID)
+                    runs[runID]!.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false)
                     recordInline(runID, status: "failed", output: .null, error: "if: \(error.message)")
                     continue
                 }
             }
             guard shouldRun else {
                 frame.index += 1
-                run.frames[run.frames.count - 1] = frame
-                run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
-                let sequence = takeSequence(&run)
-                runs[runID] = run
+                runs[runID]!.frames[runs[runID]!.frames.count - 1] = frame
+                runs[runID]!.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
+                let sequence = takeSequence(of: runID)
                 let now = WallClock.nowMicroseconds()
                 journal.submit([
                     .attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: 1, at: now, kind: step.kind.name,
@@ -83,25 +85,26 @@ extension Engine {
                 ])
                 continue
             }
-            run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
-            runs[runID] = run
+            let sequence = takeSequence(of: runID)
+            runs[runID]!.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false)
             startAttempt(runID)
         }
     }
 
     /// The top frame of a run ran out of steps.
     private func frameCompleted(_ runID: Int64, _ frame: Frame) {
-        guard var run = runs[runID] else { return }
+        guard runs.keys.contains(runID) else { return }
         switch frame.kind {
         case .main:
             let status = frame.failed ? "failed" : "succeeded"
-            run.finalStatus = status
-            let handlers = frame.failed ? run.definition.onFailure : run.definition.onSuccess
-            if !handlers.isEmpty { run.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
-            runs[runID] = run
+            runs[runID]!.finalStatus = status
+            let handlers = frame.failed ? runs[runID]!.definition.onFailure : runs[runID]!.definition.onSuccess
+            if !handlers.isEmpty { runs[runID]!.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
+            return
         case .handler:
-            runs[runID] = run  // no frames left: advance() finishes the run
+            return  // no frames left: advance() finishes the run
         case .fallback(let stepID):
+            var run = runs[runID]!
             let attempts = run.results[stepID]?.attempts ?? 0
             let exitCode = run.results[stepID]?.exitCode
             run.results[stepID] = StepResult(status: frame.failed ? "failed" : "succeeded",
@@ -109,6 +112,7 @@ extension Engine {
             runs[runID] = run
             completeParentStep(runID, stepID: stepID, failed: frame.failed, output: frame.lastOutput)
         case .foreach(let stepID, let items, let index):
+            var run = runs[runID]!
             if let owner = run.branchOf, run.frames.isEmpty {
                 // An item's own frame (the bottom one of its branch): the item ended.
                 runs[runID] = nil
@@ -149,26 +153,34 @@ extension Engine {
 
     /// The current step ended (after all its attempts): record it and move the frame on.
     func stepEnded(_ runID: Int64, status: String, output: JSONValue, exitCode: Int32?, error: String?) {
-        guard var run = runs[runID], let current = run.current, var frame = run.frames.last else { return }
-        let step = current.definition
-        run.current = nil
-        run.results[step.id] = StepResult(status: status, output: output, exitCode: exitCode, attempts: current.attempt)
-        if status != "succeeded" && !step.fallback.isEmpty {
-            run.frames.append(Frame(steps: step.fallback, kind: .fallback(stepID: step.id)))
-            runs[runID] = run
-            return
-        }
-        frame.index += 1
-        frame.lastOutput = output
-        if status != "succeeded" && !step.continueOnError {
-            frame.failed = true
-            if case .main = frame.kind, run.failedStep == nil {
-                run.failedStep = step.id
-                run.failureError = error
+        updateRun(runID) { run in
+            guard let current = run.current, var frame = run.frames.last else { return }
+            let step = current.definition
+            run.current = nil
+            run.results[step.id] = StepResult(status: status, output: output, exitCode: exitCode, attempts: current.attempt)
+            if status != "succeeded" && !step.fallback.isEmpty {
+                run.frames.append(Frame(steps: step.fallback, kind: .fallback(stepID: step.id)))
+                return
             }
+            frame.index += 1
+            frame.lastOutput = output
+            if status != "succeeded" && !step.continueOnError {
+                frame.failed = true
+                if case .main = frame.kind, run.failedStep == nil {
+                    run.failedStep = step.id
+                    run.failureError = error
+                }
+            }
+            run.frames[run.frames.count - 1] = frame
         }
-        run.frames[run.frames.count - 1] = frame
-        runs[runID] = run
+    }
+
+    /// Changes the run in place in `runs`, without copying it out and back. `body` must
+    /// not touch `runs` (it has exclusive access to it). Nil when there is no such run.
+    @discardableResult
+    func updateRun<Result>(_ runID: Int64, _ body: (inout ActiveRun) -> Result) -> Result? {
+        guard let index = runs.index(forKey: runID) else { return nil }
+        return body(&runs.values[index])
     }
 
     /// Pushes a foreach body for the items the step's expression yields.

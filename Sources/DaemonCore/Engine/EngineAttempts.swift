@@ -31,12 +31,14 @@ extension Engine {
     /// Starts the run's current step (attempt `current.attempt`).
     func startAttempt(_ runID: Int64) {
         // Read and changed in place (see advance()).
-        guard let current = runs[runID]?.current else { return }
+        let credentials = credentials.expressionValue
+        guard case let (current?, context)? = readRun(runID, { run in
+            (run.current, run.current.map { run.expressionContext(step: $0.definition, attempt: $0.attempt, credentials: credentials) })
+        }), let context else { return }
         let step = current.definition
-        let context = runs[runID]!.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
         switch step.kind {
         case .run, .http, .uses:
-            runs[runID]!.current!.needsWorker = true
+            updateRun(runID) { $0.current?.needsWorker = true }
             if busyWorkers < attemptCapacity { startWorkerAttempt(runID: runID) } else { readyRuns.append(runID) }
         case .set(let values):
             do {
@@ -78,7 +80,7 @@ extension Engine {
 
     /// Journals an in-process attempt (started and ended at once) and ends the step.
     func recordInline(_ runID: Int64, status: String, output: JSONValue, error: String?) {
-        guard let current = runs[runID]?.current, let workflow = runs[runID]?.definition.name else { return }
+        guard case let (current?, workflow)? = readRun(runID, { ($0.current, $0.definition.name) }) else { return }
         let now = WallClock.nowMicroseconds()
         journal.submit([
             .attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id, attempt: current.attempt,

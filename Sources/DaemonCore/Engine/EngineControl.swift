@@ -98,7 +98,7 @@ extension Engine {
     /// At a step boundary: stop here if a pause was asked for. True when paused.
     func holdIfPaused(_ runID: Int64) -> Bool {
         // Checked in place: this runs before every step, and a copy of the run costs.
-        guard runs[runID]?.pauseRequested == true, runs[runID]?.current == nil, var run = runs[runID] else { return false }
+        guard readRun(runID, { $0.pauseRequested && $0.current == nil }) == true, var run = runs[runID] else { return false }
         if run.state != .paused {
             run.state = .paused
             runs[runID] = run

@@ -195,12 +195,16 @@ extension Engine {
     /// The next step index of a run's execution order (a branch takes its run's).
     /// takeSequence for the run at `runID`, changed in place in `runs`.
     func takeSequence(of runID: Int64) -> Int {
-        if let owner = runs[runID]!.branchOf, let sequence = runs[owner]?.nextSequence {
-            runs[owner]!.nextSequence += 1
+        if let owner = readRun(runID, \.branchOf) ?? nil, let sequence = updateRun(owner, { run in
+            defer { run.nextSequence += 1 }
+            return run.nextSequence
+        }) {
             return sequence
         }
-        defer { runs[runID]!.nextSequence += 1 }
-        return runs[runID]!.nextSequence
+        return updateRun(runID) { run in
+            defer { run.nextSequence += 1 }
+            return run.nextSequence
+        }!
     }
 
     func takeSequence(_ run: inout ActiveRun) -> Int {

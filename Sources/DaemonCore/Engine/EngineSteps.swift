@@ -11,16 +11,18 @@
 extension Engine {
     /// A run taken from the queue starts: its first step, and its run timeout.
     func begin(_ runID: Int64) {
-        guard runs.keys.contains(runID) else { return }
         let now = WallClock.nowMicroseconds()
-        runs[runID]!.state = .running
-        runs[runID]!.started = true
-        runs[runID]!.startedAt = now
-        let workflow = runs[runID]!.definition.name
-        if let timeout = runs[runID]!.definition.timeout {
-            runs[runID]!.runTimer = loop.schedule(after: timeout) { [self] in
+        guard case let (workflow, timeout)? = updateRun(runID, { run in
+            run.state = .running
+            run.started = true
+            run.startedAt = now
+            return (run.definition.name, run.definition.timeout)
+        }) else { return }
+        if let timeout {
+            let timer = loop.schedule(after: timeout) { [self] in
                 stop(runID, reason: .timedOut(timeout))
             }
+            updateRun(runID) { $0.runTimer = timer }
         }
         journal.submit([.runStarted(runID: runID, at: now)])
         logger.log(.info, "run \(runID) of \(workflow) started", id: .runStarted,
@@ -31,26 +33,26 @@ extension Engine {
 
     /// Moves the run forward until it must wait (a worker, a timer) or ends.
     ///
-    /// The run is read and changed in place (`runs[runID]!.field`), here and on the other
-    /// per-step paths (begin, startAttempt, recordInline, stepEnded): copying the
-    /// ActiveRun out of `runs` and back retained and released every field and made the
-    /// next change to `frames` or `results` copy those (bench/FINDINGS.md, fix d).
+    /// The run is read and changed where it is in `runs` (readRun, updateRun), here and on
+    /// the other per-step paths (begin, startAttempt, recordInline, stepEnded): a copy of
+    /// the ActiveRun out of `runs` (even `runs[runID]!.field` makes one) retains and
+    /// releases every field, and a change to the copy copies `frames` or `results`
+    /// (bench/FINDINGS.md, fix d).
     func advance(_ runID: Int64) {
-        while phase == .running, runs.keys.contains(runID), runs[runID]!.current == nil {
-            if runs[runID]!.recorded.isEmpty && holdIfPaused(runID) { return }
-            guard var frame = runs[runID]!.frames.last else {
-                if runs[runID]!.branchOf != nil { runs[runID] = nil; return }  // a stopped item
+        while phase == .running, case let (idle, replaying)? = readRun(runID, { ($0.current == nil, !$0.recorded.isEmpty) }), idle {
+            if !replaying && holdIfPaused(runID) { return }
+            guard var frame = readRun(runID, \.frames.last) ?? nil else {
+                if readRun(runID, \.branchOf) ?? nil != nil { runs[runID] = nil; return }  // a stopped item
                 return finishRun(runID)
             }
             if frame.index >= frame.steps.count {
-                runs[runID]!.frames.removeLast()
+                updateRun(runID) { $0.frames.removeLast() }
                 frameCompleted(runID, frame)
                 continue
             }
             let step = frame.steps[frame.index]
-            if let recorded = runs[runID]!.recorded.first {
+            if replaying, let recorded = updateRun(runID, { $0.recorded.removeFirst() }) {
                 // Recovery: the journal already says what this step did.
-                runs[runID]!.recorded.removeFirst()
                 guard recorded.stepID == step.id else {
                     return interrupt(runID, step: step, sequence: recorded.sequence, attempt: recorded.attempts,
                                      reason: "the journal has step \(recorded.stepID) where the definition has \(step.id)")
@@ -61,19 +63,22 @@ extension Engine {
             var shouldRun = !frame.failed
             if let condition = step.condition {
                 do {
-                    let context = runs[runID]!.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
+                    let credentials = credentials.expressionValue
+                    let context = readRun(runID) { $0.expressionContext(step: step, attempt: 1, credentials: credentials) }!
                     shouldRun = try template(condition).evaluate(in: context).isTruthy
                 } catch {
                     let sequence = takeSequence(of: runID)
-                    runs[runID]!.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false)
+                    updateRun(runID) { $0.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false) }
                     recordInline(runID, status: "failed", output: .null, error: "if: \(error.message)")
                     continue
                 }
             }
             guard shouldRun else {
                 frame.index += 1
-                runs[runID]!.frames[runs[runID]!.frames.count - 1] = frame
-                runs[runID]!.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
+                updateRun(runID) { run in
+                    run.frames[run.frames.count - 1] = frame
+                    run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
+                }
                 let sequence = takeSequence(of: runID)
                 let now = WallClock.nowMicroseconds()
                 journal.submit([
@@ -86,25 +91,24 @@ extension Engine {
                 continue
             }
             let sequence = takeSequence(of: runID)
-            runs[runID]!.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false)
+            updateRun(runID) { $0.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false) }
             startAttempt(runID)
         }
     }
 
     /// The top frame of a run ran out of steps.
     private func frameCompleted(_ runID: Int64, _ frame: Frame) {
-        guard runs.keys.contains(runID) else { return }
         switch frame.kind {
         case .main:
-            let status = frame.failed ? "failed" : "succeeded"
-            runs[runID]!.finalStatus = status
-            let handlers = frame.failed ? runs[runID]!.definition.onFailure : runs[runID]!.definition.onSuccess
-            if !handlers.isEmpty { runs[runID]!.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
-            return
+            updateRun(runID) { run in
+                run.finalStatus = frame.failed ? "failed" : "succeeded"
+                let handlers = frame.failed ? run.definition.onFailure : run.definition.onSuccess
+                if !handlers.isEmpty { run.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
+            }
         case .handler:
             return  // no frames left: advance() finishes the run
         case .fallback(let stepID):
-            var run = runs[runID]!
+            guard var run = runs[runID] else { return }
             let attempts = run.results[stepID]?.attempts ?? 0
             let exitCode = run.results[stepID]?.exitCode
             run.results[stepID] = StepResult(status: frame.failed ? "failed" : "succeeded",
@@ -112,7 +116,7 @@ extension Engine {
             runs[runID] = run
             completeParentStep(runID, stepID: stepID, failed: frame.failed, output: frame.lastOutput)
         case .foreach(let stepID, let items, let index):
-            var run = runs[runID]!
+            guard var run = runs[runID] else { return }
             if let owner = run.branchOf, run.frames.isEmpty {
                 // An item's own frame (the bottom one of its branch): the item ended.
                 runs[runID] = nil
@@ -175,12 +179,18 @@ extension Engine {
         }
     }
 
-    /// Changes the run in place in `runs`, without copying it out and back. `body` must
-    /// not touch `runs` (it has exclusive access to it). Nil when there is no such run.
+    /// Changes the run where it is in `runs`, without copying it out and back. `body`
+    /// must not touch `runs` (it has exclusive access to it). Nil when there is no such run.
     @discardableResult
     func updateRun<Result>(_ runID: Int64, _ body: (inout ActiveRun) -> Result) -> Result? {
         guard let index = runs.index(forKey: runID) else { return nil }
         return body(&runs.values[index])
+    }
+
+    /// Reads the run where it is in `runs`: `runs[runID]?.field` copies the whole run
+    /// first. `body` must not touch `runs`. Nil when there is no such run.
+    func readRun<Result>(_ runID: Int64, _ body: (ActiveRun) -> Result) -> Result? {
+        updateRun(runID) { run in body(run) }
     }
 
     /// Pushes a foreach body for the items the step's expression yields.

@@ -195,7 +195,7 @@ extension Engine {
     /// The next step index of a run's execution order (a branch takes its run's).
     /// takeSequence for the run at `runID`, changed in place in `runs`.
     func takeSequence(of runID: Int64) -> Int {
-        if let owner = readRun(runID, \.branchOf) ?? nil, let sequence = updateRun(owner, { run in
+        if let owner = readRun(runID, { $0.branchOf }) ?? nil, let sequence = updateRun(owner, { run in
             defer { run.nextSequence += 1 }
             return run.nextSequence
         }) {

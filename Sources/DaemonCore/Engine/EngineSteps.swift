@@ -41,8 +41,8 @@ extension Engine {
     func advance(_ runID: Int64) {
         while phase == .running, case let (idle, replaying)? = readRun(runID, { ($0.current == nil, !$0.recorded.isEmpty) }), idle {
             if !replaying && holdIfPaused(runID) { return }
-            guard var frame = readRun(runID, \.frames.last) ?? nil else {
-                if readRun(runID, \.branchOf) ?? nil != nil { runs[runID] = nil; return }  // a stopped item
+            guard var frame = readRun(runID, { $0.frames.last }) ?? nil else {
+                if readRun(runID, { $0.branchOf }) ?? nil != nil { runs[runID] = nil; return }  // a stopped item
                 return finishRun(runID)
             }
             if frame.index >= frame.steps.count {

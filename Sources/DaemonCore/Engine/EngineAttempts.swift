@@ -30,14 +30,15 @@ enum WorkerResult: Sendable {
 extension Engine {
     /// Starts the run's current step (attempt `current.attempt`).
     func startAttempt(_ runID: Int64) {
-        guard var run = runs[runID], var current = run.current else { return }
+        // Read and changed in place (see advance()).
+        let credentials = credentials.expressionValue
+        guard case let (current?, context)? = readRun(runID, { run in
+            (run.current, run.current.map { run.expressionContext(step: $0.definition, attempt: $0.attempt, credentials: credentials) })
+        }), let context else { return }
         let step = current.definition
-        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
         switch step.kind {
         case .run, .http, .uses:
-            current.needsWorker = true
-            run.current = current
-            runs[runID] = run
+            updateRun(runID) { $0.current?.needsWorker = true }
             if busyWorkers < attemptCapacity { startWorkerAttempt(runID: runID) } else { readyRuns.append(runID) }
         case .set(let values):
             do {
@@ -79,14 +80,15 @@ extension Engine {
 
     /// Journals an in-process attempt (started and ended at once) and ends the step.
     func recordInline(_ runID: Int64, status: String, output: JSONValue, error: String?) {
-        guard let run = runs[runID], let current = run.current else { return }
+        guard case let (current?, workflow)? = readRun(runID, { ($0.current, $0.definition.name) }) else { return }
         let now = WallClock.nowMicroseconds()
         journal.submit([
             .attemptStarted(runID: runID, stepIndex: current.sequence, stepID: current.definition.id, attempt: current.attempt,
                             at: now, kind: current.definition.kind.name, input: current.input, wakeAt: nil),
             .attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
         ])
-        announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output, inProcess: true)
+        announce(runID: runID, workflow: workflow, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error,
+                 output: output, inProcess: true)
         stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
     }
 
@@ -104,16 +106,24 @@ extension Engine {
     func announce(_ run: ActiveRun, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
                   error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil,
                   inProcess: Bool = false) {
+        announce(runID: run.id, workflow: run.definition.name, current, status: status, exitCode: exitCode,
+                 durationMilliseconds: durationMilliseconds, error: error, output: output, standardOutput: standardOutput,
+                 standardError: standardError, retryReason: retryReason, inProcess: inProcess)
+    }
+
+    func announce(runID: Int64, workflow: String, _ current: CurrentStep, status: String, exitCode: Int32?, durationMilliseconds: Int64,
+                  error: String?, output: JSONValue, standardOutput: String = "", standardError: String = "", retryReason: String? = nil,
+                  inProcess: Bool = false) {
         let error = error.map(credentials.redact), output = credentials.redact(output)
         let standardOutput = credentials.redact(standardOutput), standardError = credentials.redact(standardError)
         // An attempt that did not succeed is a warning; the run's failure is the error.
         let succeeded = status == "succeeded" || status == "skipped"
         let level: LogLevel = succeeded ? (inProcess ? .debug : .info) : .warning
         if level >= logger.minimumLevel {
-            logger.log(level, "run \(run.id) step \(current.definition.id) attempt \(current.attempt) \(status)"
+            logger.log(level, "run \(runID) step \(current.definition.id) attempt \(current.attempt) \(status)"
                        + (error.map { ": \($0)" } ?? "") + (retryReason.map { "; \($0)" } ?? ""),
                        id: .stepAttemptFinished,
-                       fields: ["FLOWD_RUN": "\(run.id)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STEP": current.definition.id,
+                       fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": workflow, "FLOWD_STEP": current.definition.id,
                                 "FLOWD_ATTEMPT": "\(current.attempt)", "FLOWD_STATUS": status,
                                 "FLOWD_DURATION_MS": "\(durationMilliseconds)"])
         }
@@ -122,7 +132,7 @@ extension Engine {
                         "duration_ms": .int(durationMilliseconds), "stdout": .string(standardOutput), "stderr": .string(standardError),
                         "error": error.map(JSONValue.string) ?? .null, "output": output,
                         "retry": retryReason.map(JSONValue.string) ?? .null],
-                       runID: run.id, workflow: run.definition.name)
+                       runID: runID, workflow: workflow)
     }
 
     /// Journals the attempt's end and decides: retry after a backoff, or end the step.

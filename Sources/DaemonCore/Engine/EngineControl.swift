@@ -97,7 +97,8 @@ extension Engine {
 
     /// At a step boundary: stop here if a pause was asked for. True when paused.
     func holdIfPaused(_ runID: Int64) -> Bool {
-        guard var run = runs[runID], run.pauseRequested, run.current == nil else { return false }
+        // Checked in place: this runs before every step, and a copy of the run costs.
+        guard readRun(runID, { $0.pauseRequested && $0.current == nil }) == true, var run = runs[runID] else { return false }
         if run.state != .paused {
             run.state = .paused
             runs[runID] = run

@@ -193,6 +193,20 @@ extension Engine {
     }
 
     /// The next step index of a run's execution order (a branch takes its run's).
+    /// takeSequence for the run at `runID`, changed in place in `runs`.
+    func takeSequence(of runID: Int64) -> Int {
+        if let owner = readRun(runID, { $0.branchOf }) ?? nil, let sequence = updateRun(owner, { run in
+            defer { run.nextSequence += 1 }
+            return run.nextSequence
+        }) {
+            return sequence
+        }
+        return updateRun(runID) { run in
+            defer { run.nextSequence += 1 }
+            return run.nextSequence
+        }!
+    }
+
     func takeSequence(_ run: inout ActiveRun) -> Int {
         guard let owner = run.branchOf, let sequence = runs[owner]?.nextSequence else {
             defer { run.nextSequence += 1 }

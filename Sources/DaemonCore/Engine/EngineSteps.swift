@@ -11,43 +11,48 @@
 extension Engine {
     /// A run taken from the queue starts: its first step, and its run timeout.
     func begin(_ runID: Int64) {
-        guard var run = runs[runID] else { return }
         let now = WallClock.nowMicroseconds()
-        run.state = .running
-        run.started = true
-        run.startedAt = now
-        if let timeout = run.definition.timeout {
-            run.runTimer = loop.schedule(after: timeout) { [self] in
+        guard case let (workflow, timeout)? = updateRun(runID, { run in
+            run.state = .running
+            run.started = true
+            run.startedAt = now
+            return (run.definition.name, run.definition.timeout)
+        }) else { return }
+        if let timeout {
+            let timer = loop.schedule(after: timeout) { [self] in
                 stop(runID, reason: .timedOut(timeout))
             }
+            updateRun(runID) { $0.runTimer = timer }
         }
-        runs[runID] = run
         journal.submit([.runStarted(runID: runID, at: now)])
-        logger.log(.info, "run \(runID) of \(run.definition.name) started", id: .runStarted,
-                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": run.definition.name, "FLOWD_STATUS": "running"])
-        events.publish(["kind": "run_started"], runID: runID, workflow: run.definition.name)
+        logger.log(.info, "run \(runID) of \(workflow) started", id: .runStarted,
+                   fields: ["FLOWD_RUN": "\(runID)", "FLOWD_WORKFLOW": workflow, "FLOWD_STATUS": "running"])
+        events.publish(["kind": "run_started"], runID: runID, workflow: workflow)
         advance(runID)
     }
 
     /// Moves the run forward until it must wait (a worker, a timer) or ends.
+    ///
+    /// The run is read and changed where it is in `runs` (readRun, updateRun), here and on
+    /// the other per-step paths (begin, startAttempt, recordInline, stepEnded): a copy of
+    /// the ActiveRun out of `runs` (even `runs[runID]!.field` makes one) retains and
+    /// releases every field, and a change to the copy copies `frames` or `results`
+    /// (bench/FINDINGS.md, fix d).
     func advance(_ runID: Int64) {
-        while phase == .running, var run = runs[runID], run.current == nil {
-            if run.recorded.isEmpty && holdIfPaused(runID) { return }
-            guard var frame = run.frames.last else {
-                if run.branchOf != nil { runs[runID] = nil; return }  // a stopped item
+        while phase == .running, case let (idle, replaying)? = readRun(runID, { ($0.current == nil, !$0.recorded.isEmpty) }), idle {
+            if !replaying && holdIfPaused(runID) { return }
+            guard var frame = readRun(runID, { $0.frames.last }) ?? nil else {
+                if readRun(runID, { $0.branchOf }) ?? nil != nil { runs[runID] = nil; return }  // a stopped item
                 return finishRun(runID)
             }
             if frame.index >= frame.steps.count {
-                run.frames.removeLast()
-                runs[runID] = run
+                updateRun(runID) { $0.frames.removeLast() }
                 frameCompleted(runID, frame)
                 continue
             }
             let step = frame.steps[frame.index]
-            if let recorded = run.recorded.first {
+            if replaying, let recorded = updateRun(runID, { $0.recorded.removeFirst() }) {
                 // Recovery: the journal already says what this step did.
-                run.recorded.removeFirst()
-                runs[runID] = run
                 guard recorded.stepID == step.id else {
                     return interrupt(runID, step: step, sequence: recorded.sequence, attempt: recorded.attempts,
                                      reason: "the journal has step \(recorded.stepID) where the definition has \(step.id)")
@@ -58,21 +63,23 @@ extension Engine {
             var shouldRun = !frame.failed
             if let condition = step.condition {
                 do {
-                    let context = run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)
+                    let credentials = credentials.expressionValue
+                    let context = readRun(runID) { $0.expressionContext(step: step, attempt: 1, credentials: credentials) }!
                     shouldRun = try template(condition).evaluate(in: context).isTruthy
                 } catch {
-                    run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
-                    runs[runID] = run
+                    let sequence = takeSequence(of: runID)
+                    updateRun(runID) { $0.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false) }
                     recordInline(runID, status: "failed", output: .null, error: "if: \(error.message)")
                     continue
                 }
             }
             guard shouldRun else {
                 frame.index += 1
-                run.frames[run.frames.count - 1] = frame
-                run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
-                let sequence = takeSequence(&run)
-                runs[runID] = run
+                updateRun(runID) { run in
+                    run.frames[run.frames.count - 1] = frame
+                    run.results[step.id] = StepResult(status: "skipped", output: .null, exitCode: nil, attempts: 0)
+                }
+                let sequence = takeSequence(of: runID)
                 let now = WallClock.nowMicroseconds()
                 journal.submit([
                     .attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: 1, at: now, kind: step.kind.name,
@@ -83,25 +90,25 @@ extension Engine {
                 ])
                 continue
             }
-            run.current = CurrentStep(definition: step, sequence: takeSequence(&run), attempt: 1, needsWorker: false)
-            runs[runID] = run
+            let sequence = takeSequence(of: runID)
+            updateRun(runID) { $0.current = CurrentStep(definition: step, sequence: sequence, attempt: 1, needsWorker: false) }
             startAttempt(runID)
         }
     }
 
     /// The top frame of a run ran out of steps.
     private func frameCompleted(_ runID: Int64, _ frame: Frame) {
-        guard var run = runs[runID] else { return }
         switch frame.kind {
         case .main:
-            let status = frame.failed ? "failed" : "succeeded"
-            run.finalStatus = status
-            let handlers = frame.failed ? run.definition.onFailure : run.definition.onSuccess
-            if !handlers.isEmpty { run.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
-            runs[runID] = run
+            updateRun(runID) { run in
+                run.finalStatus = frame.failed ? "failed" : "succeeded"
+                let handlers = frame.failed ? run.definition.onFailure : run.definition.onSuccess
+                if !handlers.isEmpty { run.frames.append(Frame(steps: handlers, kind: .handler(frame.failed ? "on_failure" : "on_success"))) }
+            }
         case .handler:
-            runs[runID] = run  // no frames left: advance() finishes the run
+            return  // no frames left: advance() finishes the run
         case .fallback(let stepID):
+            guard var run = runs[runID] else { return }
             let attempts = run.results[stepID]?.attempts ?? 0
             let exitCode = run.results[stepID]?.exitCode
             run.results[stepID] = StepResult(status: frame.failed ? "failed" : "succeeded",
@@ -109,6 +116,7 @@ extension Engine {
             runs[runID] = run
             completeParentStep(runID, stepID: stepID, failed: frame.failed, output: frame.lastOutput)
         case .foreach(let stepID, let items, let index):
+            guard var run = runs[runID] else { return }
             if let owner = run.branchOf, run.frames.isEmpty {
                 // An item's own frame (the bottom one of its branch): the item ended.
                 runs[runID] = nil
@@ -149,26 +157,40 @@ extension Engine {
 
     /// The current step ended (after all its attempts): record it and move the frame on.
     func stepEnded(_ runID: Int64, status: String, output: JSONValue, exitCode: Int32?, error: String?) {
-        guard var run = runs[runID], let current = run.current, var frame = run.frames.last else { return }
-        let step = current.definition
-        run.current = nil
-        run.results[step.id] = StepResult(status: status, output: output, exitCode: exitCode, attempts: current.attempt)
-        if status != "succeeded" && !step.fallback.isEmpty {
-            run.frames.append(Frame(steps: step.fallback, kind: .fallback(stepID: step.id)))
-            runs[runID] = run
-            return
-        }
-        frame.index += 1
-        frame.lastOutput = output
-        if status != "succeeded" && !step.continueOnError {
-            frame.failed = true
-            if case .main = frame.kind, run.failedStep == nil {
-                run.failedStep = step.id
-                run.failureError = error
+        updateRun(runID) { run in
+            guard let current = run.current, var frame = run.frames.last else { return }
+            let step = current.definition
+            run.current = nil
+            run.results[step.id] = StepResult(status: status, output: output, exitCode: exitCode, attempts: current.attempt)
+            if status != "succeeded" && !step.fallback.isEmpty {
+                run.frames.append(Frame(steps: step.fallback, kind: .fallback(stepID: step.id)))
+                return
             }
+            frame.index += 1
+            frame.lastOutput = output
+            if status != "succeeded" && !step.continueOnError {
+                frame.failed = true
+                if case .main = frame.kind, run.failedStep == nil {
+                    run.failedStep = step.id
+                    run.failureError = error
+                }
+            }
+            run.frames[run.frames.count - 1] = frame
         }
-        run.frames[run.frames.count - 1] = frame
-        runs[runID] = run
+    }
+
+    /// Changes the run where it is in `runs`, without copying it out and back. `body`
+    /// must not touch `runs` (it has exclusive access to it). Nil when there is no such run.
+    @discardableResult
+    func updateRun<Result>(_ runID: Int64, _ body: (inout ActiveRun) -> Result) -> Result? {
+        guard let index = runs.index(forKey: runID) else { return nil }
+        return body(&runs.values[index])
+    }
+
+    /// Reads the run where it is in `runs`: `runs[runID]?.field` copies the whole run
+    /// first. `body` must not touch `runs`. Nil when there is no such run.
+    func readRun<Result>(_ runID: Int64, _ body: (ActiveRun) -> Result) -> Result? {
+        updateRun(runID) { run in body(run) }
     }
 
     /// Pushes a foreach body for the items the step's expression yields.

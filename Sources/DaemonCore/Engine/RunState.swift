@@ -41,6 +41,23 @@ struct StepResult: Sendable {
     }
 }
 
+/// The outcomes of a run's finished steps by step id, with their `steps.<id>`
+/// expression values kept alongside: a step's expression context takes them as they
+/// are instead of converting every result again (bench/FINDINGS.md, perf2).
+struct StepResults: Sendable {
+    private var outcomes: [String: StepResult] = [:]
+    /// `steps` as expressions see it.
+    private(set) var expressionValues: [String: JSONValue] = [:]
+
+    subscript(stepID: String) -> StepResult? {
+        get { outcomes[stepID] }
+        set {
+            outcomes[stepID] = newValue
+            expressionValues[stepID] = newValue?.expressionValue
+        }
+    }
+}
+
 /// A list of steps being executed.
 struct Frame: Sendable {
     enum Kind: Sendable {
@@ -88,16 +105,21 @@ struct ActiveRun: Sendable {
 
     var id: Int64
     var definition: WorkflowDefinition
-    var payload: JSONValue
-    var trigger: TriggerInfo
+    var payload: JSONValue { didSet { triggerValue = trigger.expressionValue(payload: payload) } }
+    var trigger: TriggerInfo { didSet { triggerValue = trigger.expressionValue(payload: payload) } }
+    /// `trigger` as expressions see it, built when the trigger or payload is set rather
+    /// than for every step.
+    private(set) var triggerValue: JSONValue
     var vars: [String: JSONValue]
     var parentRun: Int64?
     var replayOf: Int64?
     var state = State.queued
     var started = false
-    var startedAt: Int64?
+    var startedAt: Int64? { didSet { startedAtValue = startedAt.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null } }
+    /// `run.started_at` as expressions see it.
+    private(set) var startedAtValue = JSONValue.null
     var frames: [Frame] = []
-    var results: [String: StepResult] = [:]
+    var results = StepResults()
     var nextSequence = 0
     var current: CurrentStep?
     var failedStep: String?
@@ -122,6 +144,7 @@ struct ActiveRun: Sendable {
         self.definition = definition
         self.payload = payload
         self.trigger = trigger
+        triggerValue = trigger.expressionValue(payload: payload)
         self.vars = definition.vars
         self.parentRun = parentRun
         frames = [Frame(steps: definition.steps, kind: .main)]
@@ -136,15 +159,15 @@ struct ActiveRun: Sendable {
     /// The expression roots for the step about to run.
     func expressionContext(step: StepDefinition?, attempt: Int, credentials: JSONValue = .object([:])) -> ExpressionContext {
         var roots: [String: JSONValue] = [
-            "trigger": trigger.expressionValue(payload: payload),
+            "trigger": triggerValue,
             "run": .object([
                 "id": .int(id), "workflow": .string(definition.name), "status": .string(visibleStatus),
                 "attempt": .int(Int64(attempt)),
-                "started_at": startedAt.map { .string(WallClock.rfc3339(microseconds: $0)) } ?? .null,
+                "started_at": startedAtValue,
                 "failed_step": failedStep.map(JSONValue.string) ?? .null,
                 "replay_of": replayOf.map(JSONValue.int) ?? .null,
             ]),
-            "steps": .object(results.mapValues(\.expressionValue)),
+            "steps": .object(results.expressionValues),
             "env": .object(definition.environment.merging(step?.environment ?? [:]) { $1 }.mapValues(JSONValue.string)),
             "vars": .object(vars),
             "credentials": credentials,

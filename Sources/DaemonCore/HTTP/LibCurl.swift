@@ -39,7 +39,8 @@ enum LibCurl {
         defer { cHeaders.forEach { free($0) } }
         var result = flowd_http_result()
         let (seconds, attoseconds) = timeout.components
-        let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        // Rounded up: the exchange never ends before the caller's deadline.
+        let milliseconds = max(1, seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
         request.method.withCString { method in
             request.url.absoluteString.withCString { url in
                 cHeaders.map { UnsafePointer<CChar>?(UnsafePointer($0)) }.withUnsafeBufferPointer { headers in

@@ -28,15 +28,21 @@ final class CrashRecoveryTests: XCTestCase {
         ((try? String(contentsOfFile: flowd.path(file), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    func testNonIdempotentStepWaitsForAnOperatorAfterACrash() throws {
+    /// A daemon whose run 1 (workflow job, not idempotent) was killed in its long step
+    /// and restarted: the run now waits, interrupted, for an operator.
+    func interruptedRun() throws -> FlowdHarness {
         let flowd = try FlowdHarness(workflows: ["job.yaml": Self.workflow(idempotent: false)])
         try flowd.start()
         try flowd.drop("x", workflow: "job", name: "a")
         try flowd.waitUntil("the long step runs") { flowd.exists("spool/active/job/1.a.started") }
         try flowd.stop(signal: SIGKILL)
-
         try flowd.start()
         try flowd.waitUntil("the run is interrupted") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "interrupted" }
+        return flowd
+    }
+
+    func testNonIdempotentStepWaitsForAnOperatorAfterACrash() throws {
+        let flowd = try interruptedRun()
         let run = try flowd.flowadm("show", "1", "--json").json()
         XCTAssertEqual(run["attempts"]?.arrayValue?.map { $0["status"] }, ["succeeded", "interrupted"])
         XCTAssertEqual(count(flowd, "spool/active/job/1.a.count"), ["before", "long"], "nothing ran again by itself")
@@ -52,13 +58,7 @@ final class CrashRecoveryTests: XCTestCase {
     /// Found by the crash harness: a run left interrupted by one recovery was failed by
     /// the next restart (its interrupted attempt was read as a finished failure).
     func testAnInterruptedRunStaysInterruptedAcrossAnotherRestart() throws {
-        let flowd = try FlowdHarness(workflows: ["job.yaml": Self.workflow(idempotent: false)])
-        try flowd.start()
-        try flowd.drop("x", workflow: "job", name: "a")
-        try flowd.waitUntil("the long step runs") { flowd.exists("spool/active/job/1.a.started") }
-        try flowd.stop(signal: SIGKILL)
-        try flowd.start()
-        try flowd.waitUntil("the run is interrupted") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "interrupted" }
+        let flowd = try interruptedRun()
 
         for signal in [SIGKILL, SIGTERM] {
             _ = try flowd.stop(signal: signal)

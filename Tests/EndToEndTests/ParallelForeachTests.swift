@@ -214,6 +214,9 @@ final class ParallelForeachTests: XCTestCase {
         XCTAssertEqual(prompts.map { $0["item"] }, [0, 1])
         XCTAssertEqual(prompts.map { $0["run"] }, [1, 1])
         XCTAssertTrue(flowd.flowadm("prompts").standardOutput.contains("step ask item 0"))
+        // Every item in flight waits: so does the run, as a run without items would.
+        try flowd.waitUntil("the run shows waiting") { (try? flowd.flowadm("show", "1", "--json").json()["status"]) == "waiting" }
+        try flowd.waitUntil("status counts it as waiting") { (try? flowd.flowadm("status", "--json").json()["waiting"]) == 1 }
         XCTAssertEqual(flowd.flowadm("approve", "1", "ask").status, 0, "answers item 0, the first waiting")
         XCTAssertEqual(flowd.flowadm("reject", "1", "ask").status, 0, "answers item 1")
         let run = try flowd.waitForRun(1)

@@ -166,6 +166,7 @@ extension Engine {
         runs[runID] = run
         journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: output, error: error)),
                         .runStatus(runID: runID, status: run.pauseRequested ? "paused" : "running")])
+        settleParallelWaiting(of: runID)
         announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: output)
         stepEnded(runID, status: status, output: output, exitCode: nil, error: error)
         advance(runID)

@@ -117,6 +117,10 @@ extension Engine {
             let stopping = (state.firstFailedItem != nil && !state.step.continueOnError) || run.cancelRequested
             if state.running.isEmpty && (state.next >= state.items.count || stopping) {
                 run.parallel = nil
+                if run.state == .waiting {
+                    run.state = .running
+                    journal.submit([.runStatus(runID: runID, status: "running")])
+                }
                 runs[runID] = run
                 let error = state.firstFailedItem.map { "foreach: item \($0) failed" }
                 stepEnded(runID, status: error == nil ? "succeeded" : "failed", output: .array(state.outputs), exitCode: nil, error: error)
@@ -154,6 +158,23 @@ extension Engine {
         run.parallel = state
         runs[runID] = run
         startItems(runID)
+        settleParallelWaiting(of: ItemBranchKey.make(run: runID, item: item))
+    }
+
+    /// A parallel foreach's run is `waiting` while every item in flight waits (sleep,
+    /// approval, a triggered run) and `running` otherwise, as a run without items would
+    /// be. Called with an item's key whenever that item starts or stops waiting, or ends.
+    func settleParallelWaiting(of key: Int64) {
+        guard let (runID, _) = ItemBranchKey.split(key), let run = runs[runID], let state = run.parallel,
+              run.state == .running || run.state == .waiting else { return }
+        let allWait = !state.running.isEmpty && state.running.allSatisfy {
+            runs[ItemBranchKey.make(run: runID, item: $0)]?.state == .waiting
+        }
+        let wanted: ActiveRun.State = allWait ? .waiting : .running
+        guard wanted != run.state else { return }
+        runs[runID]?.state = wanted
+        journal.submit([.runStatus(runID: runID, status: wanted.rawValue)])
+        publishCounts()
     }
 
     /// Cancel or run timeout: stops every item in flight; no new item starts.

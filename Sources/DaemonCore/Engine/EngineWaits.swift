@@ -28,6 +28,7 @@ extension Engine {
                                         attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "sleep",
                                         input: current.input, wakeAt: wakeAt),
                         .runStatus(runID: runID, status: "waiting")])
+        settleParallelWaiting(of: runID)
         events.publish(["kind": "attempt_started", "step": .string(current.definition.id), "attempt": .int(Int64(current.attempt))],
                        runID: runID, workflow: run.definition.name)
         publishCounts()
@@ -62,6 +63,7 @@ extension Engine {
                                         attempt: current.attempt, at: now, kind: "approval", input: current.input,
                                         wakeAt: current.deadline),
                         .runStatus(runID: runID, status: "waiting")])
+        settleParallelWaiting(of: runID)
         events.publish(["kind": "approval_requested", "step": .string(current.definition.id), "prompt": .string(prompt)],
                        runID: runID, workflow: run.definition.name)
         logger.log(.notice, "run \(runID) waits for an approval at step \(current.definition.id): \(prompt)",
@@ -101,6 +103,7 @@ extension Engine {
                                         attempt: current.attempt, at: WallClock.nowMicroseconds(), kind: "trigger",
                                         input: current.input, wakeAt: nil),
                         .runStatus(runID: runID, status: "waiting")])
+        settleParallelWaiting(of: runID)
         let sequence = current.sequence
         let waiter = { [self] (status: String) in
             guard var run = runs[runID], let current = run.current, current.sequence == sequence else { return }
@@ -111,6 +114,7 @@ extension Engine {
             journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status == "succeeded" ? "succeeded" : "failed",
                                                              output: output, error: error)),
                             .runStatus(runID: runID, status: "running")])
+            settleParallelWaiting(of: runID)
             announce(run, current, status: status == "succeeded" ? "succeeded" : "failed", exitCode: nil, durationMilliseconds: 0,
                      error: error, output: output)
             if current.abandoned {
@@ -137,6 +141,7 @@ extension Engine {
         runs[runID] = run
         journal.submit([.attemptFinished(Self.attemptEnd(runID, current, status: status, output: .null, error: error)),
                         .runStatus(runID: runID, status: "running")])
+        settleParallelWaiting(of: runID)
         announce(run, current, status: status, exitCode: nil, durationMilliseconds: 0, error: error, output: .null)
         if current.abandoned {
             run.current = nil

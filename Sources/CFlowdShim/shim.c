@@ -67,6 +67,7 @@ int flowd_spawn(const char *path, char *const argv[], char *const envp[],
 int flowd_pipe(int descriptors[2]) { return pipe2(descriptors, O_CLOEXEC); }
 
 int flowd_pidfd_open(pid_t pid) { return pidfd_open(pid, 0); }
+int flowd_pidfd_send_signal(int pidfd, int signal) { return pidfd_send_signal(pidfd, signal, NULL, 0); }
 
 int flowd_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 

@@ -26,6 +26,7 @@ int flowd_pipe(int descriptors[2]);
 
 /// pidfd_open(2) with no flags: a descriptor that polls readable once `pid` exits.
 int flowd_pidfd_open(pid_t pid);
+int flowd_pidfd_send_signal(int pidfd, int signal);
 
 /// eventfd(2), non-blocking and close-on-exec, initial count 0.
 int flowd_eventfd(void);

@@ -48,8 +48,7 @@ extension Engine {
             }
         }
         for orphan in orphans { ProcessSystem.signalGroupOnly(orphan.pid, SIGTERM) }
-        let survivors = ProcessSystem.waitForExit(members, until: .now + Self.orphanGrace)
-        for pid in survivors { ProcessSystem.killRunning(pid) }
+        let survivors = ProcessSystem.waitForExitOrKill(members, until: .now + Self.orphanGrace)
         let killedGroups = Set(survivors.compactMap { groupOf[$0] })
         let now = WallClock.nowMicroseconds()
         for orphan in orphans {

@@ -97,7 +97,7 @@ extension Engine {
                 run.current = current
                 runs[runID] = run
                 if case .foreach(let foreach) = step.kind, recorded.status == "succeeded",
-                   let items = try? Template.parse(foreach.items).evaluate(in: run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)).arrayValue {
+                   let items = try? template(foreach.items).evaluate(in: run.expressionContext(step: step, attempt: 1, credentials: credentials.expressionValue)).arrayValue {
                     enterForeachItems(runID, step: step, loop: foreach, items: items)
                 } else {
                     let status = recorded.status == "reused" ? "succeeded" : recorded.status

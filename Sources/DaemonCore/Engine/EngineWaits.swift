@@ -12,7 +12,7 @@ extension Engine {
         case .duration(let duration):
             wakeAt = WallClock.nowMicroseconds() + duration.milliseconds * 1000
         case .until(let text):
-            guard let rendered = try? Template.parse(text).evaluateToString(in: context),
+            guard let rendered = try? template(text).evaluateToString(in: context),
                   let instant = WallClock.parseRFC3339(rendered) else {
                 return recordInline(runID, status: "failed", output: .null, error: "sleep until: \"\(text)\" is not an RFC 3339 UTC time")
             }
@@ -37,7 +37,7 @@ extension Engine {
     func startApproval(_ runID: Int64, approval: ApprovalStep, context: ExpressionContext) {
         guard var run = runs[runID], var current = run.current else { return }
         let now = WallClock.nowMicroseconds()
-        let prompt = (try? Template.parse(approval.prompt).evaluateToString(in: context)) ?? approval.prompt
+        let prompt = (try? template(approval.prompt).evaluateToString(in: context)) ?? approval.prompt
         current.prompt = prompt
         current.waitingSince = now
         current.input = ["prompt": .string(prompt)]

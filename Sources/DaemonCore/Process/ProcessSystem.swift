@@ -263,11 +263,17 @@ extension ProcessSystem {
         return members
     }
 
-    /// Waits until every pidfd in `members` reports its exit or `deadline` passes; closes
-    /// them all and returns the pids still running.
-    static func waitForExit(_ members: [(pid: Int32, descriptor: Int32)], until deadline: ContinuousClock.Instant) -> [Int32] {
+    /// Waits until every pidfd in `members` reports its exit or `deadline` passes, sends
+    /// SIGKILL through the pidfd of each one still running (so a reused pid is never
+    /// hit), closes them all and returns the pids it killed.
+    static func waitForExitOrKill(_ members: [(pid: Int32, descriptor: Int32)], until deadline: ContinuousClock.Instant) -> [Int32] {
         var running = members
-        defer { for member in running { close(member.descriptor) } }
+        defer {
+            for member in running {
+                _ = flowd_pidfd_send_signal(member.descriptor, SIGKILL)
+                close(member.descriptor)
+            }
+        }
         while !running.isEmpty {
             let left = deadline - .now
             guard left > .zero else { break }
@@ -279,12 +285,6 @@ extension ProcessSystem {
             }
         }
         return running.map(\.pid)
-    }
-
-    /// SIGKILL to `pid` itself: only for a process known to be running (its pidfd did not
-    /// report an exit), so the pid cannot have been reused.
-    static func killRunning(_ pid: Int32) {
-        _ = Glibc.kill(pid, SIGKILL)
     }
 }
 

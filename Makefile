@@ -32,6 +32,7 @@ release-shipped: deps
 	$(SWIFT) build $(SHIPPED_FLAGS)
 
 test: build
+	@scripts/install-build-deps.sh python3   # the tests' local HTTP servers
 	$(SWIFT) test --disable-swift-testing
 
 bench: release-shipped

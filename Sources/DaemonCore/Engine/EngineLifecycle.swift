@@ -42,6 +42,7 @@ extension Engine {
         let reader = try JournalReader(path: journal.path)
         nextRunID = max(nextRunID, highestClaimedRunID() + 1)
         stopOrphanedProcesses(reader)
+        sweepOutputFiles()
         try recoverUnfinishedRuns(reader)
         scheduleBook.lastFired = try reader.scheduleSlots()
         pausedWorkflows = try reader.pausedWorkflows()
@@ -53,6 +54,15 @@ extension Engine {
         scheduleRescan()
         startRetention()
         publishCountsNow()
+    }
+
+    /// Removes the $FLOWD_OUTPUT files of attempts an earlier daemon did not finish (after
+    /// their orphaned processes are stopped, before any attempt starts): a file at an
+    /// attempt's path is always that attempt's own.
+    private func sweepOutputFiles() {
+        for name in (try? FileSystem.entries(outputDirectory)) ?? [] {
+            try? FileSystem.removeFile(outputDirectory + "/" + name)
+        }
     }
 
     /// The highest run id in a claimed file's name: ids are taken at the claim, so a

@@ -30,17 +30,9 @@ extension Engine {
                                                                          context: context, outputPath: outputPath)
                 let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
                 job = { [outputDirectory] in
-                    try? FileSystem.removeFile(outputPath)
-                    // The directory exists since start; make it again only if it went away.
-                    if (try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)) == nil {
-                        try? FileSystem.makeDirectories(outputDirectory, mode: 0o711)
-                        try? FileSystem.createFile(outputPath, contents: [], mode: 0o600)
-                    }
-                    if let owner = outputOwner { _ = chown(outputPath, owner.uid, owner.gid) }
+                    Self.prepareOutputFile(outputPath, directory: outputDirectory, owner: outputOwner)
                     let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
-                    let written = (try? FileSystem.readRegularFile(outputPath, maxBytes: 1 << 20)) ?? []
-                    try? FileSystem.removeFile(outputPath)
-                    return .process(ProcessAttemptResult(outcome: result, outputFile: written))
+                    return .process(ProcessAttemptResult(outcome: result, outputFile: Self.takeOutputFile(outputPath)))
                 }
             case .http(let http):
                 let spec: HTTPRequestSpec
@@ -79,6 +71,36 @@ extension Engine {
                 let result = job()
                 loop.execute { [self] in workerAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, result) }
             }
+        }
+    }
+
+    // MARK: $FLOWD_OUTPUT
+
+    /// Readies the attempt's $FLOWD_OUTPUT path (unique to the attempt; leftovers of an
+    /// earlier daemon are swept at start). The step creates the file with its first write:
+    /// creating and deleting an empty file for every attempt, most of which never write
+    /// one, was the daemon's costliest system call (ext4 inode allocation, the directory
+    /// lock; bench/FINDINGS.md). A step running as another user cannot create files in
+    /// the 0711 directory, so its file is made for it: empty, 0600, its own.
+    static func prepareOutputFile(_ path: String, directory: String, owner: (uid: UInt32, gid: UInt32)?) {
+        // The directory exists since start; make it again only if it went away.
+        if (try? FileSystem.status(directory)) == nil { try? FileSystem.makeDirectories(directory, mode: 0o711) }
+        guard let owner else { return }
+        try? FileSystem.removeFile(path)
+        try? FileSystem.createFile(path, contents: [], mode: 0o600)
+        _ = chown(path, owner.uid, owner.gid)
+    }
+
+    /// What the step wrote to $FLOWD_OUTPUT (nothing when it wrote no file), the file then
+    /// removed. A symlink, a FIFO or a file over 1 MiB counts as nothing written.
+    static func takeOutputFile(_ path: String) -> [UInt8] {
+        do {
+            let written = try FileSystem.readRegularFile(path, maxBytes: 1 << 20)
+            try? FileSystem.removeFile(path)
+            return written
+        } catch {
+            if error.errno != ENOENT { try? FileSystem.removeFile(path) }
+            return []
         }
     }
 

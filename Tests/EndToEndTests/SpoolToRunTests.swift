@@ -152,3 +152,70 @@ final class SpoolToRunTests: XCTestCase {
         XCTAssertEqual(attempt["stdout_bytes"], 588_895)
     }
 }
+
+/// $FLOWD_OUTPUT and done/ paths as the engine hands them out (issue 9's cheaper paths).
+final class StepOutputFileTests: XCTestCase {
+    func testOutputFileIsTheStepsToCreateAndNothingIsLeftBehind() throws {
+        let workflow = """
+            on: { spool: { format: raw } }
+            steps:
+              - id: quiet
+                run: test -e "$FLOWD_OUTPUT" && echo exists || echo absent
+              - id: writes
+                run: echo "COLOR=blue" >> "$FLOWD_OUTPUT"
+                outputs: env
+              - id: reads
+                run: echo "{{ steps.writes.output.COLOR }}"
+            """
+        let flowd = try FlowdHarness(workflows: ["out.yaml": workflow])
+        // A file left by an attempt of an earlier daemon, at the path run 1's first attempt gets.
+        try FileManager.default.createDirectory(atPath: flowd.path("state/outputs"), withIntermediateDirectories: true)
+        try "STALE=1\n".write(toFile: flowd.path("state/outputs/1-1-1"), atomically: false, encoding: .utf8)
+        try flowd.start()
+        let outputs = try XCTUnwrap(try? FileManager.default.contentsOfDirectory(atPath: flowd.path("state/outputs")),
+                                    "the state directory has outputs/")
+        XCTAssertEqual(outputs, [], "leftovers of an earlier daemon are swept at start")
+        try flowd.drop("x\n", workflow: "out", name: "a")
+        let run = try flowd.waitForRun(1)
+        XCTAssertEqual(run["status"], "succeeded")
+        let attempts = try XCTUnwrap(run["attempts"]?.arrayValue)
+        XCTAssertEqual(attempts[0]["stdout"], "absent\n", "the daemon no longer creates an empty $FLOWD_OUTPUT")
+        XCTAssertEqual(attempts[1]["output"], ["COLOR": "blue"])
+        XCTAssertEqual(attempts[2]["stdout"], "blue\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: flowd.path("state/outputs")), [],
+                       "the file a step wrote is removed once read")
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
+    func testDonePathIsJournaledWithTheRunsEndAndAClashGetsAnotherName() throws {
+        let workflow = """
+            on: { spool: { format: raw } }
+            steps:
+              - id: one
+                run: "true"
+            """
+        let flowd = try FlowdHarness(workflows: ["clash.yaml": workflow])
+        try flowd.start()
+        try flowd.drop("x\n", workflow: "clash", name: "plain")
+        XCTAssertEqual(try flowd.waitForRun(1)["status"], "succeeded")
+        try flowd.waitUntil("run 1's file reaches done/") { flowd.exists("spool/done/clash/1.plain") }
+        XCTAssertEqual(flowadmSpoolPath(flowd, run: 1), flowd.path("spool/done/clash/1.plain"))
+
+        // done/clash/2.taken exists already: run 2's file must not replace it.
+        try "someone else's\n".write(toFile: flowd.path("spool/done/clash/2.taken"), atomically: false, encoding: .utf8)
+        try flowd.drop("mine\n", workflow: "clash", name: "taken")
+        XCTAssertEqual(try flowd.waitForRun(2)["status"], "succeeded")
+        try flowd.waitUntil("run 2's file reaches done/ under another name") { flowd.exists("spool/done/clash/2.taken.1") }
+        try flowd.waitUntil("the journal names where it went") {
+            flowadmSpoolPath(flowd, run: 2) == flowd.path("spool/done/clash/2.taken.1")
+        }
+        XCTAssertEqual(try String(contentsOfFile: flowd.path("spool/done/clash/2.taken"), encoding: .utf8), "someone else's\n")
+        XCTAssertEqual(try String(contentsOfFile: flowd.path("spool/done/clash/2.taken.1"), encoding: .utf8), "mine\n")
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
+    private func flowadmSpoolPath(_ flowd: FlowdHarness, run: Int) -> String? {
+        let result = flowd.flowadm("show", String(run), "--json")
+        return (try? JSONValue.parse(result.standardOutput))?["spool_path"]?.stringValue
+    }
+}

@@ -1,7 +1,9 @@
 // EngineOrphans.swift: step processes that outlive a crashed daemon.
 //
 // Right after a step's process is spawned its pid (also its process group id) and its
-// start time (/proc/PID/stat field 22) are journaled. After a kill -9 of flowd the
+// start time (/proc/PID/stat field 22) are journaled (with the next commit, at most
+// RunJournal.deferredDelay later: a crash inside that window leaves the process
+// unknown, as one whose leader already exited). After a kill -9 of flowd the
 // group keeps running; at the next start, before the recovery rules of SPEC 5 apply,
 // every attempt still recorded as running whose process is still there with the same
 // start time (so not a reused pid) gets its whole group stopped: SIGTERM, then SIGKILL
@@ -21,7 +23,8 @@ extension Engine {
         let journal = journal
         return { pid in
             guard let stat = ProcessSystem.processStat(pid) else { return }
-            journal.submit([.attemptProcess(runID: runID, stepIndex: stepIndex, attempt: attempt, pid: pid, startTime: stat.startTime)])
+            // Deferred: joins the next commit (within 2 ms), not a transaction of its own.
+            journal.submitDeferred([.attemptProcess(runID: runID, stepIndex: stepIndex, attempt: attempt, pid: pid, startTime: stat.startTime)])
         }
     }
 

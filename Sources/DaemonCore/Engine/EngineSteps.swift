@@ -285,9 +285,15 @@ extension Engine {
         events.publish(["kind": "run_finished", "status": .string(status), "failed_step": failedStep.map(JSONValue.string) ?? .null,
                         "error": error.map(JSONValue.string) ?? .null, "duration_ms": .int(durationMilliseconds)],
                        runID: runID, workflow: run.definition.name)
-        journal.submit([.runFinished(runID: runID, status: status, at: endedAt, failedStep: failedStep, error: error)]) { [self] outcome in
-            guard case .success = outcome, let activePath = run.spoolPath, run.trigger.kind == "spool" else { return }
-            loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath) }
+        var writes: [JournalWrite] = [.runFinished(runID: runID, status: status, at: endedAt, failedStep: failedStep, error: error)]
+        // The file's place in done/ is known before it moves there: journaled with the end,
+        // one transaction fewer per run. A crash before the move leaves the file in active/,
+        // where the next start moves it (EngineRecovery.reconcileActiveSpool).
+        let spoolMove = run.trigger.kind == "spool" ? run.spoolPath.map { ($0, spool.donePath(activePath: $0, workflow: run.definition.name)) } : nil
+        if let (_, donePath) = spoolMove { writes.append(.runSpoolPath(runID: runID, path: donePath)) }
+        journal.submit(writes) { [self] outcome in
+            guard case .success = outcome, let (activePath, donePath) = spoolMove else { return }
+            loop.execute { [self] in moveToDone(runID: runID, workflow: run.definition.name, activePath: activePath, journaled: donePath) }
         }
         if run.parentRun != nil { childrenEndedAtOnce?[runID] = status }
         for waiter in runWaiters.removeValue(forKey: runID) ?? [] { waiter(status) }
@@ -296,10 +302,12 @@ extension Engine {
         if phase == .draining { drainIfIdle() }
     }
 
-    func moveToDone(runID: Int64, workflow: String, activePath: String) {
+    /// Moves a finished run's file into done/; the path is journaled unless it is the one
+    /// already `journaled` (a name taken in done/ gives the file another).
+    func moveToDone(runID: Int64, workflow: String, activePath: String, journaled: String? = nil) {
         do {
             let donePath = try spool.finish(activePath: activePath, workflow: workflow)
-            journal.submit([.runSpoolPath(runID: runID, path: donePath)])
+            if donePath != journaled { journal.submit([.runSpoolPath(runID: runID, path: donePath)]) }
         } catch {
             logger.log(.error, "could not move \(activePath) to done/: \(error); trying again at the next rescan",
                        fields: ["FLOWD_RUN": "\(runID)"])

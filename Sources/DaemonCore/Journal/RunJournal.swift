@@ -52,6 +52,8 @@ public final class RunJournal: @unchecked Sendable {
     /// The pause after the first failed try of a batch, doubled after each further one.
     static let firstRetryDelay = Duration.milliseconds(500)
     static let maximumRetryDelay = Duration.seconds(10)
+    /// How long a deferred submission may wait for a commit to join (see submitDeferred).
+    static let deferredDelay = Duration.milliseconds(2)
 
     public let path: String
     /// Owned by the writer thread once `start()` has run; before that, by the opener.
@@ -59,6 +61,10 @@ public final class RunJournal: @unchecked Sendable {
     /// Guards `pending`, `probes`, `stopping`, `finished` and `giveUpAt`.
     private let condition = NSCondition()
     private var pending: [Submission] = []
+    /// Whether `pending` holds a submission that wants its commit now (not only deferred ones).
+    private var urgentPending = false
+    /// When the first deferred submission now in `pending` came.
+    private var oldestDeferred: ContinuousClock.Instant?
     private var probes: [@Sendable () -> Void] = []
     private var stopping = false
     private var finished = false
@@ -105,7 +111,23 @@ public final class RunJournal: @unchecked Sendable {
         condition.lock()
         precondition(!stopping, "journal write submitted after close")
         pending.append(Submission(writes: redacted, completion: completion))
+        urgentPending = true
         condition.signal()
+        condition.unlock()
+    }
+
+    /// Queues `writes` that nothing waits for (a spawned step's pid): they join the next
+    /// commit, or get their own `deferredDelay` after they came. Under load this saves a
+    /// transaction per write; order with other submissions is kept.
+    public func submitDeferred(_ writes: [JournalWrite]) {
+        let redacted = writes.map { $0.redacted(by: credentials) }
+        condition.lock()
+        precondition(!stopping, "journal write submitted after close")
+        let wasEmpty = pending.isEmpty
+        pending.append(Submission(writes: redacted, completion: nil))
+        if oldestDeferred == nil { oldestDeferred = .now }
+        // A writer waiting for work must learn the deadline; a busy one will see it.
+        if wasEmpty { condition.signal() }
         condition.unlock()
     }
 
@@ -142,9 +164,20 @@ public final class RunJournal: @unchecked Sendable {
     private func writerLoop() {
         while true {
             condition.lock()
-            while pending.isEmpty && probes.isEmpty && !stopping { condition.wait() }
+            while !urgentPending && probes.isEmpty && !stopping {
+                if pending.isEmpty {
+                    condition.wait()
+                    continue
+                }
+                // Only deferred writes are waiting: commit them once the oldest is due.
+                let due = (oldestDeferred ?? .now) + Self.deferredDelay, now = ContinuousClock.now
+                if now >= due { break }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Self.seconds(due - now)))
+            }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
+            urgentPending = false
+            oldestDeferred = nil
             let answered = probes
             probes.removeAll()
             let done = stopping && batch.isEmpty

@@ -89,6 +89,11 @@ struct SpoolDirectory {
         return files
     }
 
+    /// Where `finish` moves a claimed file, unless that name is taken in done/.
+    func donePath(activePath: String, workflow: String) -> String {
+        root + "/done/" + workflow + "/" + (activePath.split(separator: "/").last.map(String.init) ?? "")
+    }
+
     /// Moves a claimed file to done/<workflow>/; returns the new path.
     func finish(activePath: String, workflow: String) throws(SystemError) -> String {
         let name = String(activePath.split(separator: "/").last ?? "")

@@ -95,14 +95,20 @@ def section_throughput(results):
         "harness (write `.name`, rename to `name`); runs/s = files / (last `ended_at` in the",
         "journal - first rename). \"Pre-dropped\": the files are in `incoming/` before start,",
         "measured from READY=1. The floor is `bench/floor.c`: posix_spawn + waitpid on 2",
-        "threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL). The protocol",
-        "floor is `bench/protofloor.c`: what flowd's contract requires per run, in C, on 2",
-        "threads sharing one connection under a mutex: claim rename, read the file, commit the",
-        "run (queued), commit run and attempt started, posix_spawn in its own process group",
-        "with stdout and stderr pipes read to EOF, waitpid, commit attempt and run finished",
-        "with the done path, rename to `done/`; flowd's `runs` and `step_attempts` tables",
-        "and the six indexes on `runs`. It drops the files itself before timing, so it",
-        "compares most directly with the pre-dropped row. The target is against the floor.",
+        "threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL).",
+    ]
+    if has_protocol:
+        lines += [
+            "The protocol floor is `bench/protofloor.c`: what flowd's contract requires per run,",
+            "in C, on 2 threads sharing one connection under a mutex: claim rename, read the",
+            "file, commit the run (queued), commit run and attempt started, posix_spawn in its",
+            "own process group with stdout and stderr pipes read to EOF, waitpid, commit attempt",
+            "and run finished with the done path, rename to `done/`; flowd's `runs` and",
+            "`step_attempts` tables and the six indexes on `runs`. It drops the files itself",
+            "before timing, so it compares most directly with the pre-dropped row. The target",
+            "is against the floor.",
+        ]
+    lines += [
         f"Rounds: {len(rounds)}; load before each: {', '.join(r['load_before'] for r in rounds)}.",
         "",
         "| what | runs/s (median) | vs floor (per round: vs the mean of the floor runs before and after flowd; median) | target |"
@@ -147,8 +153,12 @@ def section_throughput(results):
             "",
             "CPU time per run (user + system of the runner's own threads, not the steps'), which",
             "a busy machine disturbs far less than runs/s: on 2 cores the CPU a runner spends per",
-            "run, next to the steps' own, bounds its throughput. The protocol floor's covers its",
-            "timed part only (not the drop of the files before it).",
+            "run, next to the steps' own, bounds its throughput."
+            + (" The protocol floor's covers its timed part" if cpu_protocol else ""),
+        ]
+        if cpu_protocol:
+            lines.append("only (not the drop of the files before it).")
+        lines += [
             "",
             "| runner | CPU ms per run | vs floor |" + (" vs protocol floor |" if cpu_protocol else ""),
             "| --- | ---: | ---: |" + (" ---: |" if cpu_protocol else ""),

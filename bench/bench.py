@@ -5,15 +5,15 @@
 
 Expects the release build (`make bench` builds it first, as the .deb ships it:
 swift build -c release --static-swift-stdlib).
-Compiles bench/floor.c and bench/stamp.c into bench/results/bin, runs each benchmark
-`--repeat` times (median reported, every sample kept in bench/results/results.json),
-and writes BENCHMARKS.md at the top of the repository. Scratch roots live under
-$BENCH_SCRATCH (default /var/tmp/flowd-bench) and are removed at the end. Every daemon
-the harness starts is stopped before it exits.
+Compiles bench/floor.c, bench/protofloor.c and bench/stamp.c into bench/results/bin,
+runs each benchmark `--repeat` times (median reported, every sample kept in
+bench/results/results.json), and writes BENCHMARKS.md at the top of the repository.
+Scratch roots live under $BENCH_SCRATCH (default /var/tmp/flowd-bench) and are removed
+at the end. Every daemon the harness starts is stopped before it exits.
 
-Benchmarks: throughput (1 and 7: flowd, the floor, incron, Huey in the same rounds),
-inprocess (2: three `set:` steps), latency (3), memory (4), history (5, with
-`flowadm stats`), start (6: start, SIGHUP reload, inotify hot reload).
+Benchmarks: throughput (1 and 7: flowd, the floor, the protocol floor, incron, Huey in
+the same rounds), inprocess (2: three `set:` steps), latency (3), memory (4), history
+(5, with `flowadm stats`), start (6: start, SIGHUP reload, inotify hot reload).
 """
 
 import argparse
@@ -49,6 +49,8 @@ def compile_helpers():
     os.makedirs(BIN, exist_ok=True)
     subprocess.run(["cc", "-O2", "-Wall", "-o", os.path.join(BIN, "floor"), os.path.join(HERE, "floor.c"),
                     "-lsqlite3", "-lpthread"], check=True)
+    subprocess.run(["cc", "-O2", "-Wall", "-o", os.path.join(BIN, "protofloor"), os.path.join(HERE, "protofloor.c"),
+                    "-lsqlite3", "-lpthread"], check=True)
     subprocess.run(["cc", "-O2", "-Wall", "-o", os.path.join(BIN, "stamp"), os.path.join(HERE, "stamp.c")], check=True)
 
 
@@ -72,6 +74,7 @@ def bench_throughput(args):
         sample = {"load_before": lib.loadavg(), "busy_cpus_before": busy_cpus()}
         sample["floor"] = throughput.floor(os.path.join(BIN, "floor"), files, workers)
         sample["floor_sh"] = throughput.floor(os.path.join(BIN, "floor"), files, workers, ["/bin/sh", "-c", "/bin/true"])
+        sample["protocol_floor"] = throughput.protocol_floor(os.path.join(BIN, "protofloor"), files, workers)
         sample["flowd_exec"] = throughput.flowd_live("exec", files, workers)
         sample["flowd_run"] = throughput.flowd_live("run", files, workers)
         # The floor again right after flowd: the ratio uses the mean of both floors,
@@ -83,7 +86,8 @@ def bench_throughput(args):
             sample["huey"] = peers.huey(files, workers)
         sample["load_after"] = lib.loadavg()
         rounds.append(sample)
-        log(f"  floor {sample['floor']['runs_per_second']:.0f}/s, flowd exec {sample['flowd_exec']['runs_per_second']:.0f}/s, "
+        log(f"  floor {sample['floor']['runs_per_second']:.0f}/s, protocol floor "
+            f"{sample['protocol_floor']['runs_per_second']:.0f}/s, flowd exec {sample['flowd_exec']['runs_per_second']:.0f}/s, "
             f"run {sample['flowd_run']['runs_per_second']:.0f}/s")
     return {"files": files, "workers": workers, "rounds": rounds}
 

@@ -13,6 +13,13 @@ flowd, pre-dropped: the N files are in incoming/ before flowd starts; runs/s = N
 The floor (bench/floor.c): N posix_spawn + waitpid of the same program on `workers`
 threads, one SQLite row committed per spawn (WAL, synchronous=NORMAL).
 
+The protocol floor (bench/protofloor.c): what flowd's contract requires per run, in C
+and nothing more: claim rename, read the file, commit the run (queued), commit run and
+attempt started, spawn with stdout/stderr pipes read to EOF (own process group), wait,
+commit attempt and run finished with the done path, rename to done/; flowd's runs and
+step_attempts tables and indexes. It drops the N files itself before timing (like
+flowd's pre-dropped mode); its CPU time covers the timed part only.
+
 CPU per run, which a busy machine disturbs much less than runs/s: flowd's own CPU time
 (all threads, /proc/PID/stat utime + stime) from READY to the last run, and the floor's
 (getrusage), each divided by N.
@@ -39,6 +46,13 @@ def floor(binary, files, workers, command=("/bin/true",)):
     directory = fresh_dir(os.path.join(SCRATCH, "floor"))
     output = subprocess.run([binary, os.path.join(directory, "floor.sqlite"), str(files), str(workers), *command],
                             check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def protocol_floor(binary, files, workers, command=("/bin/true",)):
+    directory = fresh_dir(os.path.join(SCRATCH, "protofloor"))
+    output = subprocess.run([binary, os.path.join(directory, "spool"), os.path.join(directory, "journal.sqlite"), str(files),
+                             str(workers), *command], check=True, capture_output=True, text=True).stdout
     return json.loads(output)
 
 

@@ -35,12 +35,12 @@
  * Schema: flowd's runs and step_attempts tables with every column of its migrations
  * (Sources/DaemonCore/Journal/JournalSchema.swift), step_attempts WITHOUT ROWID with its
  * foreign key to runs, and every index on runs: runs_by_workflow (workflow, id),
- * runs_by_status (status, id), runs_by_workflow_ended (workflow, ended_at),
+ * runs_by_status (status, id),
  * runs_by_workflow_status (workflow, status, id), runs_finished_by_workflow and
  * runs_finished_by_end (partial, finished statuses). Not included: the definitions,
  * run_events, schedule_slots and paused_workflows tables (not written per run), and
- * flowd's fourth, unawaited write per attempt (the child's pid and start time, read
- * from /proc/PID/stat, for orphan cleanup after a crash).
+ * flowd's fourth write per attempt (the child's pid and start time, read from
+ * /proc/PID/stat, for orphan cleanup after a crash), which joins flowd's next commit.
  *
  * After timing it checks that the journal has N succeeded runs and done/t N files.
  * Prints one line of JSON, the shape of floor.c's: {"runs": N, "seconds": S,
@@ -408,7 +408,6 @@ static void open_journal(const char *path)
              "vars TEXT, parent_run INTEGER, replay_of INTEGER)");
     exec_sql("CREATE INDEX runs_by_workflow ON runs (workflow, id)");
     exec_sql("CREATE INDEX runs_by_status ON runs (status, id)");
-    exec_sql("CREATE INDEX runs_by_workflow_ended ON runs (workflow, ended_at)");
     exec_sql("CREATE INDEX runs_by_workflow_status ON runs (workflow, status, id)");
     exec_sql("CREATE INDEX runs_finished_by_workflow ON runs (workflow, id) WHERE status IN ('succeeded', 'failed', 'cancelled')");
     exec_sql("CREATE INDEX runs_finished_by_end ON runs (ended_at) WHERE status IN ('succeeded', 'failed', 'cancelled')");

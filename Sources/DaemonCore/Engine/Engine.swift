@@ -218,8 +218,13 @@ public final class Engine: @unchecked Sendable {
     func publishCountsNow() {
         var waiting = 0
         var branches = 0
-        for run in runs.values {
-            if run.branchOf != nil { branches += 1 } else if run.state != .queued && run.state != .running { waiting += 1 }
+        // By index: `for run in runs.values` copied every run (thousands when queued).
+        for index in runs.values.indices {
+            if runs.values[index].branchOf != nil {
+                branches += 1
+            } else if runs.values[index].state != .queued && runs.values[index].state != .running {
+                waiting += 1
+            }
         }
         let running = runs.count - branches - queuedCount - waiting
         let queued = queuedCount

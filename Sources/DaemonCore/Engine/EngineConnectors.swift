@@ -74,7 +74,7 @@ extension Engine {
     }
 
     /// Judges a connector attempt and hands it to finishAttempt.
-    func judgeConnector(_ runID: Int64, run: ActiveRun, current: CurrentStep, _ result: ConnectorAttemptResult) {
+    func judgeConnector(_ runID: Int64, failureError: String?, current: CurrentStep, _ result: ConnectorAttemptResult) {
         var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
         var durationMilliseconds: Int64 = 0
         var retryCode: Int?
@@ -117,7 +117,7 @@ extension Engine {
             switch error {
             case .cancelled:
                 end.status = current.abandoned ? "cancelled" : "interrupted"
-                end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+                end.error = current.abandoned ? (failureError ?? "cancelled") : "stopped by the daemon's shutdown"
             case .timedOut(let limit):
                 end.status = "timed_out"
                 end.error = "\(label): no answer within \(DurationText.format(limit))"
@@ -134,7 +134,7 @@ extension Engine {
             if case .signaled(let signal) = outcome.termination { end.signal = signal }
             if outcome.cancelled {
                 end.status = current.abandoned ? "cancelled" : "interrupted"
-                end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+                end.error = current.abandoned ? (failureError ?? "cancelled") : "stopped by the daemon's shutdown"
             } else if outcome.timedOut {
                 end.status = "timed_out"
                 end.error = "\(label): timed out"

@@ -15,46 +15,64 @@ extension Engine {
 
     /// Hands the current step (process or http) to a worker, after its start is committed.
     func startWorkerAttempt(runID: Int64) {
-        guard phase == .running, var run = runs[runID], var current = run.current else { return }
-        let step = current.definition
-        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
+        guard phase == .running else { return }
         let cancellation = ProcessCancellation()
-        let job: @Sendable () -> WorkerResult
-        do {
-            switch step.kind {
-            case .run(let runStep):
-                let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
-                let spec: ProcessSpec
-                let outputOwner: (uid: UInt32, gid: UInt32)?
-                (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
-                                                                         context: context, outputPath: outputPath)
-                let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
-                job = { [outputDirectory] in
-                    Self.prepareOutputFile(outputPath, directory: outputDirectory, owner: outputOwner)
-                    let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
-                    return .process(ProcessAttemptResult(outcome: result, outputFile: Self.takeOutputFile(outputPath)))
+        let credentials = credentials.expressionValue
+        // The job is built from the run where it is in `runs` (a copy of the whole run
+        // per attempt cost more than the rest of this function).
+        typealias Prepared = (current: CurrentStep, job: Result<@Sendable () -> WorkerResult, Error>)
+        guard let prepared = readRun(runID, { run -> Prepared? in
+            guard var current = run.current else { return nil }
+            let step = current.definition
+            let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials)
+            do {
+                let job: @Sendable () -> WorkerResult
+                switch step.kind {
+                case .run(let runStep):
+                    let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
+                    let spec: ProcessSpec
+                    let outputOwner: (uid: UInt32, gid: UInt32)?
+                    (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                                             context: context, outputPath: outputPath)
+                    let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
+                    job = { [outputDirectory] in
+                        Self.prepareOutputFile(outputPath, directory: outputDirectory, owner: outputOwner)
+                        let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
+                        return .process(ProcessAttemptResult(outcome: result, outputFile: Self.takeOutputFile(outputPath)))
+                    }
+                case .http(let http):
+                    let spec: HTTPRequestSpec
+                    (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
+                    job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
+                case .uses(let uses):
+                    (job, current.input) = try makeConnectorJob(uses, step: step, context: context, cancellation: cancellation)
+                default:
+                    preconditionFailure("only run, http and uses steps go to workers")
                 }
-            case .http(let http):
-                let spec: HTTPRequestSpec
-                (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
-                job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
-            case .uses(let uses):
-                (job, current.input) = try makeConnectorJob(uses, step: step, context: context, cancellation: cancellation)
-            default:
-                preconditionFailure("only run, http and uses steps go to workers")
+                return (current, .success(job))
+            } catch {
+                return (current, .failure(error))
             }
-        } catch {
-            run.current = current
-            runs[runID] = run
+        }) ?? nil else { return }
+        var current = prepared.current
+        let step = current.definition
+        let job: @Sendable () -> WorkerResult
+        switch prepared.job {
+        case .success(let built):
+            job = built
+        case .failure(let error):
+            updateRun(runID) { $0.current = current }
             return recordInline(runID, status: "failed", output: .null, error: "\(error)")
         }
         current.cancellation = cancellation
-        run.current = current
-        runs[runID] = run
+        guard let workflow = updateRun(runID, { run in
+            run.current = current
+            return run.definition.name
+        }) else { return }
         busyWorkers += 1
         let sequence = current.sequence, attempt = current.attempt
         events.publish(["kind": "attempt_started", "step": .string(step.id), "attempt": .int(Int64(attempt))],
-                       runID: runID, workflow: run.definition.name)
+                       runID: runID, workflow: workflow)
         journal.submit([.attemptStarted(runID: runID, stepIndex: sequence, stepID: step.id, attempt: attempt,
                                         at: WallClock.nowMicroseconds(), kind: step.kind.name, input: current.input,
                                         wakeAt: nil)]) { [self] outcome in
@@ -192,23 +210,26 @@ extension Engine {
             dispatch()
             if phase == .draining { drainIfIdle() }
         }
-        guard var run = runs[runID], var current = run.current, current.sequence == sequence, current.attempt == attempt else { return }
-        current.cancellation = nil
-        run.current = current
-        runs[runID] = run
+        // Changed in place: a copy of the whole run per attempt cost more than judging it.
+        guard case let (current, failureError)?? = updateRun(runID, { run -> (CurrentStep, String?)? in
+            guard var current = run.current, current.sequence == sequence, current.attempt == attempt else { return nil }
+            current.cancellation = nil
+            run.current = current
+            return (current, run.failureError)
+        }) else { return }
         switch (result, current.definition.kind) {
         case (.process(let processResult), .run(let runStep)):
-            judgeProcess(runID, run: run, current: current, runStep: runStep, processResult)
+            judgeProcess(runID, failureError: failureError, current: current, runStep: runStep, processResult)
         case (.http(let response), .http(let http)):
-            judgeHTTP(runID, run: run, current: current, http: http, response)
+            judgeHTTP(runID, failureError: failureError, current: current, http: http, response)
         case (.connector(let connectorResult), .uses):
-            judgeConnector(runID, run: run, current: current, connectorResult)
+            judgeConnector(runID, failureError: failureError, current: current, connectorResult)
         default:
             preconditionFailure("a worker result of the wrong kind")
         }
     }
 
-    func judgeHTTP(_ runID: Int64, run: ActiveRun, current: CurrentStep, http: HTTPStep,
+    func judgeHTTP(_ runID: Int64, failureError: String?, current: CurrentStep, http: HTTPStep,
                            _ result: Result<HTTPResponse, HTTPClientError>) {
         var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
         var durationMilliseconds: Int64 = 0
@@ -234,7 +255,7 @@ extension Engine {
             }
         case .failure(.cancelled):
             end.status = current.abandoned ? "cancelled" : "interrupted"
-            end.error = current.abandoned ? (run.failureError ?? "cancelled") : "stopped by the daemon's shutdown"
+            end.error = current.abandoned ? (failureError ?? "cancelled") : "stopped by the daemon's shutdown"
         case .failure(.timedOut(let limit)):
             end.status = "timed_out"
             end.error = "no answer within \(DurationText.format(limit))"
@@ -244,7 +265,7 @@ extension Engine {
         finishAttempt(runID, end: end, retryCode: retryCode, durationMilliseconds: durationMilliseconds, retryAfter: retryAfter)
     }
 
-    func judgeProcess(_ runID: Int64, run: ActiveRun, current: CurrentStep, runStep: RunStep, _ result: ProcessAttemptResult) {
+    func judgeProcess(_ runID: Int64, failureError: String?, current: CurrentStep, runStep: RunStep, _ result: ProcessAttemptResult) {
         var end = Self.attemptEnd(runID, current, status: "failed", output: .null, error: nil)
         var durationMilliseconds: Int64 = 0
         var retryCode: Int?
@@ -261,7 +282,7 @@ extension Engine {
             }
             if outcome.cancelled {
                 end.status = current.abandoned ? "cancelled" : "interrupted"
-                end.error = current.abandoned ? (run.failureError ?? "cancelled")
+                end.error = current.abandoned ? (failureError ?? "cancelled")
                     : (current.stoppedByPause ? "stopped by flowadm pause --kill" : "stopped by the daemon's shutdown")
             } else if outcome.timedOut {
                 end.status = "timed_out"

@@ -52,6 +52,8 @@ public final class RunJournal: @unchecked Sendable {
     /// The pause after the first failed try of a batch, doubled after each further one.
     static let firstRetryDelay = Duration.milliseconds(500)
     static let maximumRetryDelay = Duration.seconds(10)
+    /// wal_autocheckpoint of the writer connection, in pages.
+    static let checkpointPages = 4000
     /// How long a deferred submission may wait for a commit to join (see submitDeferred).
     static let deferredDelay = Duration.milliseconds(2)
 
@@ -85,6 +87,11 @@ public final class RunJournal: @unchecked Sendable {
         var options = SQLiteOptions()
         options.synchronous = synchronous == .full ? .full : .normal
         connection = try SQLiteConnection(path: path, options: options)
+        // The checkpoint runs inside the commit that crosses this many log pages and syncs
+        // the log and the database file there, stalling the writer (and the run waiting
+        // for its "attempt started" commit): 4,000 pages (16 MiB) instead of SQLite's 1,000
+        // makes that a quarter as often, and each copies about the same hot pages.
+        try connection.executeScript("PRAGMA wal_autocheckpoint = \(Self.checkpointPages)")
         try SQLiteMigrator(JournalSchema.migrations).migrate(connection)
         highestRunID = try connection.scalar("SELECT COALESCE(MAX(id), 0) FROM runs").intValue ?? 0
     }

@@ -109,7 +109,7 @@ def bench_inprocess(args):
         sample["load_after"] = lib.loadavg()
         rounds.append(sample)
         log(f"  set x3: live {sample['live']['runs_per_second']:.0f}/s, c16 {sample['live_c16']['runs_per_second']:.0f}/s, "
-            f"pre-dropped {sample['predropped']['runs_per_second']:.0f}/s; harness drops alone "
+            f"pre-dropped {sample['predropped']['runs_per_second_from_first_claim']:.0f}/s from the first claim; harness drops alone "
             f"{sample['drop_only']['files_per_second']:.0f}/s")
     return {"files": files, "workers": workers, "concurrency": 2, "rounds": rounds}
 

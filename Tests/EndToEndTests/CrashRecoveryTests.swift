@@ -161,7 +161,33 @@ final class CrashRecoveryTests: XCTestCase {
             return done.count == 6
         }
     }
+
+    /// The done/ path is now journaled with the run's end, before the rename. A crash
+    /// between the two leaves the journal naming done/X with the file in active/: the
+    /// next start must move it there and not give the file another run.
+    func testAFileStillInActiveWhoseRunEndedMovesToDoneAtStart() throws {
+        let flowd = try FlowdHarness(workflows: ["w.yaml": """
+            on: { spool: { format: raw } }
+            steps:
+              - id: s
+                run: echo hi
+            """])
+        try flowd.start()
+        try flowd.drop("x", workflow: "w", name: "a")
+        XCTAssertEqual(try flowd.waitForRun(1)["status"], "succeeded")
+        try flowd.waitUntil("the file is in done/") { flowd.exists("spool/done/w/1.a") }
+        try flowd.stop()
+        // The state a kill -9 between the commit and the rename leaves.
+        XCTAssertEqual(rename(flowd.path("spool/done/w/1.a"), flowd.path("spool/active/w/1.a")), 0)
+        try flowd.start()
+        try flowd.waitUntil("the file is in done/ again") { flowd.exists("spool/done/w/1.a") && !flowd.exists("spool/active/w/1.a") }
+        usleep(300_000)
+        XCTAssertNotEqual(flowd.flowadm("show", "2").status, 0, "the file got a second run")
+        XCTAssertEqual(try flowd.flowadm("show", "1", "--json").json()["spool_path"]?.stringValue, flowd.path("spool/done/w/1.a"))
+        try flowd.stop()
+    }
 }
+
 
 final class CrashRecoveryFailedStepTests: XCTestCase {
     /// A step recorded as finally failed (no retry expected) is not tried again after a

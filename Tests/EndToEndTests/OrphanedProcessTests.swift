@@ -68,4 +68,47 @@ final class OrphanedProcessTests: XCTestCase {
         XCTAssertEqual(flowd.flowadm("cancel", "2").status, 0)
         try flowd.stop()
     }
+
+    /// kill -9 during a parallel foreach: the items' step processes are stopped at the
+    /// next start too (SPEC 5). Their pids come from the item branches (negative keys):
+    /// until the journal mapped them to the run, no row got them and the orphans kept
+    /// running beside the idempotent step's re-run.
+    func testParallelItemProcessesLeftByAKilledDaemonAreStopped() throws {
+        let marks = NSTemporaryDirectory() + "orphan-items-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: marks) }
+        let flowd = try FlowdHarness(workflows: ["fan.yaml": """
+            on: { manual: true }
+            vars: { names: [a, b] }
+            steps:
+              - id: each
+                foreach: '{{ vars.names }}'
+                parallel: 2
+                do:
+                  - id: work
+                    idempotent: true
+                    run: |
+                      test -f \(marks)/{{ item }}.pid && exit 0
+                      sleep 1000 & echo $! > \(marks)/{{ item }}.pid; wait
+            """], configuration: "workers: 2\n")
+        try flowd.start()
+        _ = flowd.flowadm("trigger", "fan")
+        try flowd.waitUntil("both items left their sleep running") {
+            FileManager.default.fileExists(atPath: marks + "/a.pid") && FileManager.default.fileExists(atPath: marks + "/b.pid")
+        }
+        usleep(200_000)  // well past RunJournal.deferredDelay
+        let pids = try ["a", "b"].map { item -> Int32 in
+            let text = try String(contentsOfFile: marks + "/\(item).pid", encoding: .utf8)
+            return try XCTUnwrap(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        defer { for pid in pids { kill(pid, SIGKILL) } }
+        try flowd.stop(signal: SIGKILL)
+        XCTAssertFalse(pids.contains(where: isGone))
+        try flowd.start()
+        for pid in pids {
+            XCTAssertTrue(isGone(pid), "item process \(pid) left by the killed flowd is still running after the restart")
+        }
+        _ = try flowd.waitForRun(1)
+        try flowd.stop()
+    }
 }

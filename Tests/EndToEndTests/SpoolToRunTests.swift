@@ -187,6 +187,35 @@ final class StepOutputFileTests: XCTestCase {
         XCTAssertEqual(try flowd.stop(), 0)
     }
 
+    /// The step creates $FLOWD_OUTPUT with its own umask (0644 under 022): the name, not
+    /// the mode, keeps other users out of it. outputs/ cannot be listed, and the name has
+    /// a random part, so RUN-STEP-ATTEMPT alone finds nothing.
+    func testAnotherUserCannotFindWhatAStepWritesToFlowdOutput() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to look as another user") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { throw XCTSkip("setpriv missing") }
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let flowd = try FlowdHarness(workflows: ["leak.yaml": """
+            on: { manual: true }
+            steps:
+              - id: secret
+                run: |
+                  echo "TOKEN=s3cret" >> "$FLOWD_OUTPUT"
+                  dir=$(dirname "$FLOWD_OUTPUT")
+                  nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" 2>/dev/null; }
+                  nobody ls "$dir" || echo "no listing"
+                  nobody cat "$dir/$FLOWD_RUN-0-1" || echo "no such name"
+                outputs: env
+            """])
+        try flowd.start()
+        _ = flowd.flowadm("trigger", "leak", "--wait")
+        let run = try flowd.waitForRun(1)
+        let attempt = run["attempts"]?.arrayValue?.first ?? .null
+        XCTAssertEqual(attempt["output"], ["TOKEN": "s3cret"])
+        XCTAssertEqual(attempt["stdout"], "no listing\nno such name\n", "another user found the step's $FLOWD_OUTPUT")
+        XCTAssertEqual(try flowd.stop(), 0)
+    }
+
     func testDonePathIsJournaledWithTheRunsEndAndAClashGetsAnotherName() throws {
         let workflow = """
             on: { spool: { format: raw } }

@@ -55,6 +55,7 @@ extension JournalWrite {
         switch self {
         case .attemptStarted(let key, _, _, _, _, _, _, _), .runStatus(let key, _): key < 0
         case .attemptFinished(let end): end.runID < 0
+        case .attemptProcess(let key, _, _, _, _): key < 0
         case .event(let event): (event.runID ?? 0) < 0
         default: false
         }
@@ -72,6 +73,9 @@ extension JournalWrite {
         case .attemptFinished(var end):
             end.runID = ItemBranchKey.run(of: end.runID)
             return [.attemptFinished(end)]
+        case .attemptProcess(let key, let stepIndex, let attempt, let pid, let startTime) where key < 0:
+            // Without this the pid went to no row and orphans of items survived a crash.
+            return [.attemptProcess(runID: ItemBranchKey.run(of: key), stepIndex: stepIndex, attempt: attempt, pid: pid, startTime: startTime)]
         case .runStatus(let key, let status) where key < 0:
             // An item that needs an operator makes the run need one; the engine journals
             // the run's other states itself.

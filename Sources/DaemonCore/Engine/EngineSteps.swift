@@ -309,6 +309,8 @@ extension Engine {
             let donePath = try spool.finish(activePath: activePath, workflow: workflow)
             if donePath != journaled { journal.submit([.runSpoolPath(runID: runID, path: donePath)]) }
         } catch {
+            // The journal names the file where it is until the move succeeds.
+            if journaled != nil { journal.submit([.runSpoolPath(runID: runID, path: activePath)]) }
             logger.log(.error, "could not move \(activePath) to done/: \(error); trying again at the next rescan",
                        fields: ["FLOWD_RUN": "\(runID)"])
             unfinishedSpoolMoves.append(.finish(runID: runID, workflow: workflow, activePath: activePath))

@@ -29,7 +29,10 @@ extension Engine {
                 let job: @Sendable () -> WorkerResult
                 switch step.kind {
                 case .run(let runStep):
-                    let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)"
+                    // Unguessable: a file the step creates gets the step's umask (0644 under
+                    // 022), and the 0711 directory only hides it while nobody knows its name.
+                    let token = String(UInt64.random(in: .min ... .max), radix: 16)
+                    let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)-\(token)"
                     let spec: ProcessSpec
                     let outputOwner: (uid: UInt32, gid: UInt32)?
                     (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
@@ -94,7 +97,7 @@ extension Engine {
 
     // MARK: $FLOWD_OUTPUT
 
-    /// Readies the attempt's $FLOWD_OUTPUT path (unique to the attempt; leftovers of an
+    /// Readies the attempt's $FLOWD_OUTPUT path (unique to the attempt and unguessable; leftovers of an
     /// earlier daemon are swept at start). The step creates the file with its first write:
     /// creating and deleting an empty file for every attempt, most of which never write
     /// one, was the daemon's costliest system call (ext4 inode allocation, the directory

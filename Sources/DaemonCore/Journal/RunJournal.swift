@@ -113,8 +113,7 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Queues `writes`; `completion` runs on the writer thread after they commit or fail.
     public func submit(_ writes: [JournalWrite], completion: Completion? = nil) {
-        let writes = writes.contains(where: \.isFromParallelItem) ? writes.flatMap(\.forParallelItems) : writes
-        let redacted = writes.map { $0.redacted(by: credentials) }
+        let redacted = prepared(writes)
         condition.lock()
         precondition(!stopping, "journal write submitted after close")
         pending.append(Submission(writes: redacted, completion: completion))
@@ -127,7 +126,7 @@ public final class RunJournal: @unchecked Sendable {
     /// commit, or get their own `deferredDelay` after they came. Under load this saves a
     /// transaction per write; order with other submissions is kept.
     public func submitDeferred(_ writes: [JournalWrite]) {
-        let redacted = writes.map { $0.redacted(by: credentials) }
+        let redacted = prepared(writes)
         condition.lock()
         precondition(!stopping, "journal write submitted after close")
         let wasEmpty = pending.isEmpty
@@ -136,6 +135,12 @@ public final class RunJournal: @unchecked Sendable {
         // A writer waiting for work must learn the deadline; a busy one will see it.
         if wasEmpty { condition.signal() }
         condition.unlock()
+    }
+
+    /// Writes as they go to the journal: a parallel item's as its run's, secrets redacted.
+    private func prepared(_ writes: [JournalWrite]) -> [JournalWrite] {
+        let writes = writes.contains(where: \.isFromParallelItem) ? writes.flatMap(\.forParallelItems) : writes
+        return writes.map { $0.redacted(by: credentials) }
     }
 
     /// `answered` is called on the writer thread as soon as it is between two commits or

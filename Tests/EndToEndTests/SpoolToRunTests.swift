@@ -166,6 +166,9 @@ final class StepOutputFileTests: XCTestCase {
                 outputs: env
               - id: reads
                 run: echo "{{ steps.writes.output.COLOR }}"
+              - id: odd
+                run: mkdir "$FLOWD_OUTPUT" && touch "$FLOWD_OUTPUT/inside"
+                outputs: env
             """
         let flowd = try FlowdHarness(workflows: ["out.yaml": workflow])
         // A file left by an attempt of an earlier daemon, at the path run 1's first attempt gets.
@@ -182,6 +185,7 @@ final class StepOutputFileTests: XCTestCase {
         XCTAssertEqual(attempts[0]["stdout"], "absent\n", "the daemon no longer creates an empty $FLOWD_OUTPUT")
         XCTAssertEqual(attempts[1]["output"], ["COLOR": "blue"])
         XCTAssertEqual(attempts[2]["stdout"], "blue\n")
+        XCTAssertEqual(attempts[3]["output"], [:], "a directory at $FLOWD_OUTPUT is no output")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: flowd.path("state/outputs")), [],
                        "the file a step wrote is removed once read")
         XCTAssertEqual(try flowd.stop(), 0)

@@ -61,7 +61,7 @@ extension Engine {
     /// attempt's path is always that attempt's own.
     private func sweepOutputFiles() {
         for name in (try? FileSystem.entries(outputDirectory)) ?? [] {
-            try? FileSystem.removeFile(outputDirectory + "/" + name)
+            try? FileManager.default.removeItem(atPath: outputDirectory + "/" + name)
         }
     }
 

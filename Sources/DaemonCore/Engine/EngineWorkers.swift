@@ -113,14 +113,16 @@ extension Engine {
     }
 
     /// What the step wrote to $FLOWD_OUTPUT (nothing when it wrote no file), the file then
-    /// removed. A symlink, a FIFO or a file over 1 MiB counts as nothing written.
+    /// removed. A symlink, a FIFO, a directory or a file over 1 MiB counts as nothing
+    /// written (and is removed; a symlink itself, not what it points to).
     static func takeOutputFile(_ path: String) -> [UInt8] {
         do {
             let written = try FileSystem.readRegularFile(path, maxBytes: 1 << 20)
             try? FileSystem.removeFile(path)
             return written
         } catch {
-            if error.errno != ENOENT { try? FileSystem.removeFile(path) }
+            // Whatever the step left there instead (a directory, a FIFO) goes too.
+            if error.errno != ENOENT { try? FileManager.default.removeItem(atPath: path) }
             return []
         }
     }

@@ -38,30 +38,8 @@ static long next_run, total_runs;
 static char *default_argv[] = {"/bin/true", NULL};
 static char **program_argv = default_argv;
 
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "floor: %s: %s\n", what, detail);
-    exit(1);
-}
-
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double cpu_seconds(const struct rusage *usage)
-{
-    return usage->ru_utime.tv_sec + usage->ru_stime.tv_sec + (usage->ru_utime.tv_usec + usage->ru_stime.tv_usec) / 1e6;
-}
-
-static void exec_sql(const char *sql)
-{
-    char *error = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &error) != SQLITE_OK)
-        die(sql, error ? error : "?");
-}
+#define FLOOR_PROGRAM "floor"
+#include "floor_common.h"
 
 /* One row per run, committed in its own transaction. */
 static void record(long run, long long started, long long ended, int status)

@@ -52,20 +52,26 @@ final class FullDiskTests: XCTestCase {
         XCTAssertEqual(errno, ENOSPC)
     }
 
-    private func journalStatus(_ flowd: FlowdHarness) throws -> JSONValue {
-        try flowd.flowadm("status", "--json").json()["journal"] ?? .null
-    }
-
-    func testAFullDiskStopsClaimingKeepsWhatItHasAndRecoversByItself() throws {
+    /// flowd with one spool workflow, its state directory on a 4 MiB tmpfs, started.
+    private func startIngestOnASmallStateDisk(configuration: String? = nil) throws -> FlowdHarness {
         let flowd = try FlowdHarness(workflows: ["ingest.yaml": """
             on: { spool: { format: raw } }
             steps:
               - id: work
                 run: echo "handled $FLOWD_TRIGGER_NAME"
-            """])
+            """], configuration: configuration)
         self.flowd = flowd
         try mountState(flowd, options: "size=4m")
         try flowd.start()
+        return flowd
+    }
+
+    private func journalStatus(_ flowd: FlowdHarness) throws -> JSONValue {
+        try flowd.flowadm("status", "--json").json()["journal"] ?? .null
+    }
+
+    func testAFullDiskStopsClaimingKeepsWhatItHasAndRecoversByItself() throws {
+        let flowd = try startIngestOnASmallStateDisk()
         let incoming = flowd.path("spool/incoming/ingest")
 
         for index in 1...3 { try flowd.drop("before \(index)", workflow: "ingest", name: "before-\(index)") }
@@ -128,15 +134,7 @@ final class FullDiskTests: XCTestCase {
     }
 
     func testAStopDuringTheOutageEndsWithinTheGraceAndTheClaimedFileGetsItsRunAfterARestart() throws {
-        let flowd = try FlowdHarness(workflows: ["ingest.yaml": """
-            on: { spool: { format: raw } }
-            steps:
-              - id: work
-                run: echo "handled $FLOWD_TRIGGER_NAME"
-            """], configuration: "shutdown_grace: 2s\n")
-        self.flowd = flowd
-        try mountState(flowd, options: "size=4m")
-        try flowd.start()
+        let flowd = try startIngestOnASmallStateDisk(configuration: "shutdown_grace: 2s\n")
         try fill(flowd.path("state/filler"))
         try flowd.drop("a", workflow: "ingest", name: "a")
         try flowd.waitUntil("flowd reports the journal not writable") { try self.journalStatus(flowd)["writable"] == false }

@@ -248,7 +248,6 @@ final class StepOutputFileTests: XCTestCase {
     }
 
     private func flowadmSpoolPath(_ flowd: FlowdHarness, run: Int) -> String? {
-        let result = flowd.flowadm("show", String(run), "--json")
-        return (try? JSONValue.parse(result.standardOutput))?["spool_path"]?.stringValue
+        (try? flowd.flowadm("show", String(run), "--json").json())?["spool_path"]?.stringValue
     }
 }

@@ -51,13 +51,16 @@ struct ParallelForeach: Sendable {
 
 extension JournalWrite {
     /// True for a write made under an item branch's key (rewritten by forParallelItems).
+    /// Every kind of write is named, so that a new one must say whether a branch makes it
+    /// (the pid of an item's process was once journaled under no run's row).
     var isFromParallelItem: Bool {
         switch self {
-        case .attemptStarted(let key, _, _, _, _, _, _, _), .runStatus(let key, _): key < 0
+        case .attemptStarted(let key, _, _, _, _, _, _, _), .runStatus(let key, _), .attemptProcess(let key, _, _, _, _): key < 0
         case .attemptFinished(let end): end.runID < 0
-        case .attemptProcess(let key, _, _, _, _): key < 0
         case .event(let event): (event.runID ?? 0) < 0
-        default: false
+        // Run-level writes and the daemon's own: the engine makes them under the run's id.
+        case .definitionLoaded, .runCreated, .runStarted, .workflowPaused, .runFinished, .runSpoolPath, .scheduleFired,
+             .runningAttemptsInterrupted, .runsPruned, .attemptItem: false
         }
     }
 
@@ -74,7 +77,6 @@ extension JournalWrite {
             end.runID = ItemBranchKey.run(of: end.runID)
             return [.attemptFinished(end)]
         case .attemptProcess(let key, let stepIndex, let attempt, let pid, let startTime) where key < 0:
-            // Without this the pid went to no row and orphans of items survived a crash.
             return [.attemptProcess(runID: ItemBranchKey.run(of: key), stepIndex: stepIndex, attempt: attempt, pid: pid, startTime: startTime)]
         case .runStatus(let key, let status) where key < 0:
             // An item that needs an operator makes the run need one; the engine journals

@@ -17,52 +17,19 @@ extension Engine {
     func startWorkerAttempt(runID: Int64) {
         guard phase == .running else { return }
         let cancellation = ProcessCancellation()
-        let credentials = credentials.expressionValue
         // The job is built from the run where it is in `runs` (a copy of the whole run
         // per attempt cost more than the rest of this function).
-        typealias Prepared = (current: CurrentStep, job: Result<@Sendable () -> WorkerResult, Error>)
-        guard let prepared = readRun(runID, { run -> Prepared? in
+        guard case let (prepared, built)?? = readRun(runID, { run -> (CurrentStep, Result<WorkerJob, Error>)? in
             guard var current = run.current else { return nil }
-            let step = current.definition
-            let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials)
-            do {
-                let job: @Sendable () -> WorkerResult
-                switch step.kind {
-                case .run(let runStep):
-                    // Unguessable: a file the step creates gets the step's umask (0644 under
-                    // 022), and the 0711 directory only hides it while nobody knows its name.
-                    let token = String(UInt64.random(in: .min ... .max), radix: 16)
-                    let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)-\(token)"
-                    let spec: ProcessSpec
-                    let outputOwner: (uid: UInt32, gid: UInt32)?
-                    (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
-                                                                             context: context, outputPath: outputPath)
-                    let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
-                    job = { [outputDirectory] in
-                        Self.prepareOutputFile(outputPath, directory: outputDirectory, owner: outputOwner)
-                        let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
-                        return .process(ProcessAttemptResult(outcome: result, outputFile: Self.takeOutputFile(outputPath)))
-                    }
-                case .http(let http):
-                    let spec: HTTPRequestSpec
-                    (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
-                    job = { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
-                case .uses(let uses):
-                    (job, current.input) = try makeConnectorJob(uses, step: step, context: context, cancellation: cancellation)
-                default:
-                    preconditionFailure("only run, http and uses steps go to workers")
-                }
-                return (current, .success(job))
-            } catch {
-                return (current, .failure(error))
-            }
-        }) ?? nil else { return }
-        var current = prepared.current
+            let job = Result { try makeWorkerJob(runID, run: run, current: &current, cancellation: cancellation) }
+            return (current, job)
+        }) else { return }
+        var current = prepared
         let step = current.definition
-        let job: @Sendable () -> WorkerResult
-        switch prepared.job {
-        case .success(let built):
-            job = built
+        let job: WorkerJob
+        switch built {
+        case .success(let made):
+            job = made
         case .failure(let error):
             updateRun(runID) { $0.current = current }
             return recordInline(runID, status: "failed", output: .null, error: "\(error)")
@@ -92,6 +59,44 @@ extension Engine {
                 let result = job()
                 loop.execute { [self] in workerAttemptFinished(runID: runID, sequence: sequence, attempt: attempt, result) }
             }
+        }
+    }
+
+    typealias WorkerJob = @Sendable () -> WorkerResult
+
+    /// The job of the current step of `runID` (its key in `runs`: an item branch's for a
+    /// parallel item), its input recorded in `current`. `run` is read where it is in
+    /// `runs`, so this must not touch `runs`.
+    private func makeWorkerJob(_ runID: Int64, run: ActiveRun, current: inout CurrentStep,
+                               cancellation: ProcessCancellation) throws -> WorkerJob {
+        let step = current.definition
+        let context = run.expressionContext(step: step, attempt: current.attempt, credentials: credentials.expressionValue)
+        switch step.kind {
+        case .run(let runStep):
+            // Unguessable: a file the step creates gets the step's umask (0644 under 022),
+            // and the 0711 directory only hides it while nobody knows its name.
+            let token = String(UInt64.random(in: .min ... .max), radix: 16)
+            let outputPath = outputDirectory + "/\(runID)-\(current.sequence)-\(current.attempt)-\(token)"
+            let spec: ProcessSpec
+            let outputOwner: (uid: UInt32, gid: UInt32)?
+            (spec, current.input, outputOwner) = try makeProcessSpec(run: run, step: step, runStep: runStep, attempt: current.attempt,
+                                                                     context: context, outputPath: outputPath)
+            let recordProcess = processRecorder(runID: runID, stepIndex: current.sequence, attempt: current.attempt)
+            return { [outputDirectory] in
+                Self.prepareOutputFile(outputPath, directory: outputDirectory, owner: outputOwner)
+                let result = Result { () throws(SystemError) -> ProcessOutcome in try ProcessRunner.run(spec, cancellation: cancellation, onSpawn: recordProcess) }
+                return .process(ProcessAttemptResult(outcome: result, outputFile: Self.takeOutputFile(outputPath)))
+            }
+        case .http(let http):
+            let spec: HTTPRequestSpec
+            (spec, current.input) = try makeHTTPRequest(http, step: step, context: context)
+            return { .http(Result { () throws(HTTPClientError) -> HTTPResponse in try HTTPClient.perform(spec, cancellation: cancellation) }) }
+        case .uses(let uses):
+            let job: WorkerJob
+            (job, current.input) = try makeConnectorJob(uses, step: step, context: context, cancellation: cancellation)
+            return job
+        default:
+            preconditionFailure("only run, http and uses steps go to workers")
         }
     }
 

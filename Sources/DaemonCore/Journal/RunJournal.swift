@@ -113,34 +113,33 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Queues `writes`; `completion` runs on the writer thread after they commit or fail.
     public func submit(_ writes: [JournalWrite], completion: Completion? = nil) {
-        let redacted = prepared(writes)
-        condition.lock()
-        precondition(!stopping, "journal write submitted after close")
-        pending.append(Submission(writes: redacted, completion: completion))
-        urgentPending = true
-        condition.signal()
-        condition.unlock()
+        enqueue(writes, completion: completion, deferred: false)
     }
 
     /// Queues `writes` that nothing waits for (a spawned step's pid): they join the next
     /// commit, or get their own `deferredDelay` after they came. Under load this saves a
     /// transaction per write; order with other submissions is kept.
     public func submitDeferred(_ writes: [JournalWrite]) {
-        let redacted = prepared(writes)
+        enqueue(writes, completion: nil, deferred: true)
+    }
+
+    private func enqueue(_ writes: [JournalWrite], completion: Completion?, deferred: Bool) {
+        // A parallel item's writes become its run's; secrets never reach the journal.
+        let writes = writes.contains(where: \.isFromParallelItem) ? writes.flatMap(\.forParallelItems) : writes
+        let redacted = writes.map { $0.redacted(by: credentials) }
         condition.lock()
         precondition(!stopping, "journal write submitted after close")
         let wasEmpty = pending.isEmpty
-        pending.append(Submission(writes: redacted, completion: nil))
-        if oldestDeferred == nil { oldestDeferred = .now }
-        // A writer waiting for work must learn the deadline; a busy one will see it.
-        if wasEmpty { condition.signal() }
+        pending.append(Submission(writes: redacted, completion: completion))
+        if deferred {
+            if oldestDeferred == nil { oldestDeferred = .now }
+        } else {
+            urgentPending = true
+        }
+        // A deferred write wakes only a writer waiting with nothing queued (it must learn
+        // the deadline); a busy or already timed writer sees it.
+        if !deferred || wasEmpty { condition.signal() }
         condition.unlock()
-    }
-
-    /// Writes as they go to the journal: a parallel item's as its run's, secrets redacted.
-    private func prepared(_ writes: [JournalWrite]) -> [JournalWrite] {
-        let writes = writes.contains(where: \.isFromParallelItem) ? writes.flatMap(\.forParallelItems) : writes
-        return writes.map { $0.redacted(by: credentials) }
     }
 
     /// `answered` is called on the writer thread as soon as it is between two commits or

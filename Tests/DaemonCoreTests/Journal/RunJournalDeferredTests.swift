@@ -2,42 +2,32 @@
 // commit, or gets its own shortly after when nothing else comes.
 
 import Foundation
-import Synchronization
 import XCTest
 @testable import DaemonCore
 
 final class RunJournalDeferredTests: XCTestCase {
     private var directory: String!
+    private var path: String { directory + "/journal.sqlite" }
+    /// Started, with run 1 committed.
+    private var journal: RunJournal!
 
     override func setUpWithError() throws {
         directory = NSTemporaryDirectory() + "flowd-deferred-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        journal = try RunJournal(path: path, synchronous: .normal)
+        journal.start()
+        let committed = DispatchSemaphore(value: 0)
+        journal.submit([.runCreated(RunRecord(id: 1, workflow: "w", definitionHash: "h", triggerKind: "manual", triggerName: nil,
+                                              spoolPath: nil, payload: .object([:]), createdAt: 1))]) { _ in committed.signal() }
+        committed.wait()
     }
 
     override func tearDownWithError() throws {
+        journal?.close()
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    private static func record(_ id: Int64) -> RunRecord {
-        RunRecord(id: id, workflow: "w", definitionHash: "h", triggerKind: "manual", triggerName: "run \(id)", spoolPath: nil,
-                  payload: ["padding": .string(String(repeating: "x", count: 2000))], createdAt: id)
-    }
-
-    /// Submits `count` runs one commit each (each waits for the one before).
-    private static func commitOneByOne(_ journal: RunJournal, ids: ClosedRange<Int64>) {
-        for id in ids {
-            let committed = DispatchSemaphore(value: 0)
-            journal.submit([.runCreated(record(id))]) { _ in committed.signal() }
-            committed.wait()
-        }
-    }
-
     func testADeferredWriteCommitsOnItsOwnSoonAfter() throws {
-        let path = directory + "/journal.sqlite"
-        let journal = try RunJournal(path: path, synchronous: .normal)
-        journal.start()
-        defer { journal.close() }
-        Self.commitOneByOne(journal, ids: 1...1)
         journal.submitDeferred([.runStatus(runID: 1, status: "waiting")])
         let reader = try SQLiteConnection(path: path)
         let deadline = Date(timeIntervalSinceNow: 5)
@@ -51,11 +41,6 @@ final class RunJournalDeferredTests: XCTestCase {
     }
 
     func testADeferredWriteKeepsItsPlaceBeforeALaterSubmission() throws {
-        let path = directory + "/journal.sqlite"
-        let journal = try RunJournal(path: path, synchronous: .normal)
-        journal.start()
-        defer { journal.close() }
-        Self.commitOneByOne(journal, ids: 1...1)
         journal.submitDeferred([.runStatus(runID: 1, status: "waiting")])
         let committed = DispatchSemaphore(value: 0)
         journal.submit([.runStatus(runID: 1, status: "running")]) { _ in committed.signal() }

@@ -38,7 +38,7 @@ extension Engine {
         var given: [String: JSONValue] = [:]
         for (key, value) in uses.inputs {
             do {
-                given[key] = try Self.evaluateTemplates(in: value, context: context)
+                given[key] = try Self.evaluateTemplates(in: value, context: context, parse: template)
             } catch {
                 throw StepPreparationError(message: "with.\(key): \(error.message)")
             }

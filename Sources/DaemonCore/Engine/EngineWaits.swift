@@ -79,7 +79,7 @@ extension Engine {
         }
         let payload: JSONValue
         do {
-            payload = try Self.evaluateTemplates(in: trigger.payload, context: context)
+            payload = try Self.evaluateTemplates(in: trigger.payload, context: context, parse: template)
         } catch {
             return recordInline(runID, status: "failed", output: .null, error: "trigger: \(error.message)")
         }

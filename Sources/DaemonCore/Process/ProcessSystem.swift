@@ -244,13 +244,8 @@ extension ProcessSystem {
     /// Pidfds of the processes in `group` started at or after `startedAt` (clock ticks
     /// after boot), read from /proc. A process that exits meanwhile is left out.
     static func openGroupMembers(_ group: Int32, startedAt: UInt64) -> [(pid: Int32, descriptor: Int32)] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
         var members: [(pid: Int32, descriptor: Int32)] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+        for name in (try? FileSystem.entries("/proc")) ?? [] {
             guard let pid = Int32(name), let stat = processStat(pid), stat.group == group, stat.state != "Z",
                   stat.startTime >= startedAt, let descriptor = try? openPidDescriptor(pid) else { continue }
             // Checked again through the pidfd's process: the pid may have been reused in between.

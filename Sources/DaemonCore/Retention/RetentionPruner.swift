@@ -152,7 +152,7 @@ final class RetentionPruner: Sendable {
             let names = (try? FileSystem.entries(directory)) ?? []
             var byRun: [(name: String, run: Int64)] = []
             for name in names {
-                if let run = Self.runID(inDoneName: name) {
+                if let run = SpoolDirectory.runID(inFileName: name) {
                     byRun.append((name, run))
                 } else if let status = try? FileSystem.status(directory + "/" + name), status.kind == .regular,
                           status.modificationTime < cutoffSeconds {
@@ -173,12 +173,6 @@ final class RetentionPruner: Sendable {
                 }
             }
         }
-    }
-
-    /// The run id a done/ file name starts with ("42.upload.json" → 42).
-    static func runID(inDoneName name: String) -> Int64? {
-        guard let dot = name.firstIndex(of: "."), dot > name.startIndex else { return nil }
-        return Int64(name[..<dot])
     }
 
     private func isInDone(_ path: String) -> Bool {

@@ -81,7 +81,7 @@ struct SpoolDirectory {
         var files: [ClaimedFile] = []
         for workflow in (try? FileSystem.entries(active)) ?? [] {
             for file in (try? FileSystem.entries(active + "/" + workflow)) ?? [] {
-                guard let dot = file.firstIndex(of: "."), let runID = Int64(file[..<dot]) else { continue }
+                guard let runID = Self.runID(inFileName: file), let dot = file.firstIndex(of: ".") else { continue }
                 files.append(ClaimedFile(workflow: workflow, runID: runID, name: String(file[file.index(after: dot)...]),
                                          path: active + "/" + workflow + "/" + file))
             }
@@ -89,15 +89,24 @@ struct SpoolDirectory {
         return files
     }
 
+    /// The run id a claimed (active/ or done/) file's name starts with ("42.upload.json" → 42).
+    static func runID(inFileName name: String) -> Int64? {
+        guard let dot = name.firstIndex(of: "."), dot > name.startIndex else { return nil }
+        return Int64(name[..<dot])
+    }
+
     /// Where `finish` moves a claimed file, unless that name is taken in done/.
     func donePath(activePath: String, workflow: String) -> String {
-        root + "/done/" + workflow + "/" + (activePath.split(separator: "/").last.map(String.init) ?? "")
+        root + "/done/" + workflow + "/" + Self.fileName(activePath)
     }
 
     /// Moves a claimed file to done/<workflow>/; returns the new path.
     func finish(activePath: String, workflow: String) throws(SystemError) -> String {
-        let name = String(activePath.split(separator: "/").last ?? "")
-        return try moveAvoidingClash(activePath, into: root + "/done/" + workflow, name: name)
+        try moveAvoidingClash(activePath, into: root + "/done/" + workflow, name: Self.fileName(activePath))
+    }
+
+    private static func fileName(_ path: String) -> String {
+        String(path.split(separator: "/").last ?? "")
     }
 
     /// Moves a refused file to rejected/<workflow>/NAME (its name as the user dropped it)
